@@ -1,0 +1,2 @@
+// config/loader.cpp - (being written)
+#include "config/loader.hpp"

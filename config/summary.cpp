@@ -1,0 +1,2 @@
+// config/summary.cpp - (being written)
+#include "config/loader.hpp"

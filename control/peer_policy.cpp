@@ -1,0 +1,1 @@
+// control/peer_policy.cpp - (being written)

@@ -1,0 +1,1 @@
+// crypto/esp_transform.cpp - (being written)

@@ -1,0 +1,1 @@
+// dataplane/classifier.cpp - (being written)

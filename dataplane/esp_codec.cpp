@@ -1,0 +1,1 @@
+// dataplane/esp_codec.cpp - (being written)

@@ -1,0 +1,1 @@
+// dataplane/pkt_parse.cpp - (being written)

@@ -1,0 +1,1 @@
+// dataplane/replay_window.cpp - (being written)

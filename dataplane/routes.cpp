@@ -1,0 +1,1 @@
+// dataplane/routes.cpp - (being written)
