@@ -1,1 +1,210 @@
-// dataplane/pkt_parse.cpp - (being written)
+// dataplane/pkt_parse.cpp - see pkt_parse.hpp. Every read below is preceded by a length
+// check against `len` (frame) or `l3_end` (IPv4 total length), never the other way round.
+#include "dataplane/pkt_parse.hpp"
+
+#include <iterator>
+
+namespace peregrine::dataplane {
+
+namespace {
+
+constexpr const char* kClassNames[] = {
+#define PG_X(id) #id,
+    PG_PKT_CLASSES(PG_X)
+#undef PG_X
+};
+constexpr const char* kReasonIds[] = {
+#define PG_X(id, text) #id,
+    PG_MALFORMED_REASONS(PG_X)
+#undef PG_X
+};
+constexpr const char* kReasonTexts[] = {
+#define PG_X(id, text) text,
+    PG_MALFORMED_REASONS(PG_X)
+#undef PG_X
+};
+
+constexpr uint16_t kIpv4FlagMf = 0x2000;        // "more fragments"
+constexpr uint16_t kIpv4FragOffMask = 0x1fff;   // fragment offset, 8-byte units
+constexpr uint16_t kArpHtypeEthernet = 1;
+
+inline uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+inline uint32_t rd32(const uint8_t* p) {
+    return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
+}
+
+inline ParsedPkt& bad(ParsedPkt& r, MalformedReason why) {
+    r.cls = PktClass::malformed;
+    r.reason = why;
+    return r;
+}
+
+// UDP payload classification (dport 500 / 4500). `p`..`end` is the UDP payload.
+void classify_udp_payload(ParsedPkt& r, const uint8_t* frame, size_t off, size_t end) {
+    const size_t n = end - off;
+    if (r.dport == wire::kPortIke) {
+        r.cls = PktClass::ike;
+        return;
+    }
+    if (r.dport != wire::kPortIkeNatT) {
+        r.cls = PktClass::ipv4_other;
+        return;
+    }
+    if (r.fragment) {  // a first fragment: the payload is partial, classify what we see
+        if (n == 0) {
+            r.cls = PktClass::ipv4_other;
+            return;
+        }
+    }
+    if (n == 1 && frame[off] == wire::kNatKeepalive) {
+        r.cls = PktClass::nat_keepalive;
+        return;
+    }
+    if (n >= wire::kNonEspMarkerLen && rd32(frame + off) == 0) {
+        r.cls = PktClass::ike;
+        r.payload_off = static_cast<uint16_t>(off + wire::kNonEspMarkerLen);
+        return;
+    }
+    if (n < wire::kEspHdrLen) {
+        bad(r, MalformedReason::udp_encap_truncated);
+        return;
+    }
+    r.cls = PktClass::esp_in_udp;
+    r.spi = rd32(frame + off);  // != 0, the marker case is handled above
+    r.esp_seq = rd32(frame + off + 4);
+}
+
+}  // namespace
+
+const char* to_string(PktClass c) {
+    const auto i = static_cast<size_t>(c);
+    return i < std::size(kClassNames) ? kClassNames[i] : "?";
+}
+const char* to_string(MalformedReason r) {
+    const auto i = static_cast<size_t>(r);
+    return i < std::size(kReasonIds) ? kReasonIds[i] : "?";
+}
+const char* describe(MalformedReason r) {
+    const auto i = static_cast<size_t>(r);
+    return i < std::size(kReasonTexts) ? kReasonTexts[i] : "?";
+}
+
+uint16_t ipv4_header_checksum(const uint8_t* hdr, size_t len) noexcept {
+    uint32_t sum = 0;
+    for (size_t i = 0; i + 1 < len; i += 2) sum += rd16(hdr + i);
+    if (len & 1) sum += uint32_t{hdr[len - 1]} << 8;
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(~sum);
+}
+
+ParsedPkt parse_frame(const uint8_t* frame, size_t len) noexcept {
+    using namespace wire;
+    ParsedPkt r;
+    if (frame == nullptr || len < kEthHdrLen) return bad(r, MalformedReason::eth_truncated);
+
+    size_t off = 12;  // EtherType after the two MAC addresses
+    uint16_t et = rd16(frame + off);
+    off += 2;
+    if (et == kEtherTypeVlan) {
+        if (len < off + kVlanTagLen) return bad(r, MalformedReason::vlan_truncated);
+        r.vlan = true;
+        r.vlan_tci = rd16(frame + off);
+        et = rd16(frame + off + 2);
+        off += kVlanTagLen;
+    }
+    r.ethertype = et;
+    r.l3_off = static_cast<uint16_t>(off);
+
+    if (et == kEtherTypeArp) {
+        if (len - off < kArpLen) return bad(r, MalformedReason::arp_truncated);
+        const uint8_t* a = frame + off;
+        if (rd16(a) != kArpHtypeEthernet || rd16(a + 2) != kEtherTypeIpv4 || a[4] != 6 ||
+            a[5] != 4)
+            return bad(r, MalformedReason::arp_unsupported);
+        r.src_ip = rd32(a + 14);  // sender protocol address
+        r.dst_ip = rd32(a + 24);  // target protocol address
+        r.cls = PktClass::arp;
+        return r;
+    }
+    if (et != kEtherTypeIpv4) {
+        r.cls = PktClass::non_ip;  // IPv6, LLDP, a second VLAN tag (QinQ), ...
+        return r;
+    }
+
+    // ---- IPv4
+    if (len - off < kIpv4MinHdrLen) return bad(r, MalformedReason::ipv4_truncated);
+    const uint8_t* ip = frame + off;
+    if ((ip[0] >> 4) != 4) return bad(r, MalformedReason::ipv4_version);
+    const size_t ihl = size_t{ip[0] & 0x0fu} * 4;
+    if (ihl < kIpv4MinHdrLen || ihl > len - off) return bad(r, MalformedReason::ipv4_ihl);
+    const uint16_t total = rd16(ip + 2);
+    if (total < ihl) return bad(r, MalformedReason::ipv4_total_length_short);
+    if (total > len - off) return bad(r, MalformedReason::ipv4_total_length_frame);
+    if (ipv4_header_checksum(ip, ihl) != 0) return bad(r, MalformedReason::ipv4_checksum);
+
+    r.l3_len = total;
+    r.ip_proto = ip[9];
+    r.src_ip = rd32(ip + 12);
+    r.dst_ip = rd32(ip + 16);
+    const uint16_t frag = rd16(ip + 6);
+    const uint16_t frag_off = frag & kIpv4FragOffMask;
+    r.fragment = (frag & kIpv4FlagMf) != 0 || frag_off != 0;
+    r.first_fragment = r.fragment && frag_off == 0;
+
+    const size_t l4 = off + ihl;
+    const size_t l3_end = off + total;  // <= len, checked above
+    r.cls = PktClass::ipv4_other;
+    if (frag_off != 0) return r;  // non-first fragment: no L4 header here
+    r.l4_off = static_cast<uint16_t>(l4);
+    const size_t avail = l3_end - l4;
+
+    switch (r.ip_proto) {
+        case kProtoUdp: {
+            if (avail < kUdpHdrLen) return bad(r, MalformedReason::udp_truncated);
+            const uint8_t* u = frame + l4;
+            r.sport = rd16(u);
+            r.dport = rd16(u + 2);
+            const uint16_t ulen = rd16(u + 4);
+            size_t udp_end = l3_end;
+            if (!r.fragment) {
+                if (ulen < kUdpHdrLen || ulen > avail) return bad(r, MalformedReason::udp_length);
+                udp_end = l4 + ulen;  // bytes past the UDP length are ignored (RFC 768)
+            }
+            r.payload_off = static_cast<uint16_t>(l4 + kUdpHdrLen);
+            classify_udp_payload(r, frame, l4 + kUdpHdrLen, udp_end);
+            return r;
+        }
+        case kProtoTcp: {
+            if (avail < kTcpMinHdrLen) return bad(r, MalformedReason::tcp_truncated);
+            const uint8_t* t = frame + l4;
+            r.sport = rd16(t);
+            r.dport = rd16(t + 2);
+            const size_t doff = size_t{static_cast<uint8_t>(t[12] >> 4)} * 4;
+            if (doff < kTcpMinHdrLen || doff > avail)
+                return bad(r, MalformedReason::tcp_data_offset);
+            r.payload_off = static_cast<uint16_t>(l4 + doff);
+            return r;
+        }
+        case kProtoIcmp: {
+            if (avail < kIcmpHdrLen) return bad(r, MalformedReason::icmp_truncated);
+            r.icmp_type = frame[l4];
+            r.icmp_code = frame[l4 + 1];
+            r.payload_off = static_cast<uint16_t>(l4 + kIcmpHdrLen);
+            r.cls = PktClass::icmp;
+            return r;
+        }
+        case kProtoEsp: {
+            if (avail < kEspHdrLen) return bad(r, MalformedReason::esp_truncated);
+            r.spi = rd32(frame + l4);
+            if (r.spi == 0) return bad(r, MalformedReason::esp_spi_zero);
+            r.esp_seq = rd32(frame + l4 + 4);
+            r.payload_off = static_cast<uint16_t>(l4);
+            r.cls = PktClass::esp;
+            return r;
+        }
+        default:
+            return r;
+    }
+}
+
+}  // namespace peregrine::dataplane
