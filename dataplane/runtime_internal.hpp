@@ -1,0 +1,93 @@
+// dataplane/runtime_internal.hpp - runtime objects shared by runtime.cpp (control
+// side) and worker.cpp (hot path). Not part of the public API.
+#pragma once
+
+#include <rte_cycles.h>
+
+#include "dataplane/runtime.hpp"
+
+namespace peregrine::dataplane {
+
+// Per config: classifiers, routes and the port facts a worker needs per packet.
+struct Runtime::Tables {
+    std::unique_ptr<Classifier> out;  // crypto ACLs as written
+    std::unique_ptr<Classifier> in;   // mirrored: what must arrive protected
+    std::unique_ptr<RouteTable> routes;
+    uint16_t nb_ports = 0;
+    uint16_t port_id[kMaxPorts] = {};
+    uint32_t own_addr[kMaxPorts] = {};
+    bool inside[kMaxPorts] = {};
+    rte_ether_addr mac[kMaxPorts] = {};
+    uint16_t mtu[kMaxPorts] = {};
+
+    // Appliance port index owning `addr`, or -1.
+    int own(uint32_t addr) const {
+        for (uint16_t i = 0; i < nb_ports; ++i)
+            if (own_addr[i] == addr) return i;
+        return -1;
+    }
+};
+
+// An outbound SA: hot codec state first, control facts after.
+struct OutboundSa {
+    EspSa esp;  // alignas(64); next_seq on its own line
+    std::unique_ptr<crypto::KeySchedule> keys;
+    int slot = -1;
+    uint32_t peer = 0;
+};
+
+struct Runtime::EntryState {
+    uint32_t peer = 0;                // 0 = no active peer
+    std::unique_ptr<OutboundSa> sa;   // null = no SA: drop + no_sa event
+};
+
+struct Runtime::InboundSa {
+    EspSa esp;            // keys/transform for decap (outer fields unused)
+    ReplayWindow window;  // written by the one worker receiving this SA
+    std::unique_ptr<crypto::KeySchedule> keys;
+    uint32_t spi = 0;
+    uint32_t entry = 0;
+    uint32_t peer = 0;
+    int slot = -1;
+};
+
+// SPI -> inbound SA, open addressing, immutable once published.
+struct Runtime::SaInTable {
+    struct Slot {
+        uint32_t spi = 0;  // 0 = empty (SPI 0 is reserved, RFC 4303 2.1)
+        InboundSa* sa = nullptr;
+    };
+    std::vector<Slot> slots;  // power of two, load <= 1/2
+    InboundSa* find(uint32_t spi) const {
+        if (slots.empty()) return nullptr;
+        const size_t mask = slots.size() - 1;
+        for (size_t i = (spi * 0x9E3779B1u) & mask, n = 0; n < slots.size(); i = (i + 1) & mask, ++n) {
+            if (slots[i].spi == spi) return slots[i].sa;
+            if (slots[i].spi == 0) return nullptr;
+        }
+        return nullptr;
+    }
+};
+
+inline constexpr uint16_t kTxBuf = 2 * kBurst;  // per port; flushed when full and per loop
+
+struct alignas(64) Runtime::Worker {
+    WorkerCounters counters;  // first: its own cache lines
+    Runtime* rt = nullptr;
+    uint16_t index = 0;
+    unsigned lcore = 0;
+    std::unique_ptr<crypto::Engine> engine;
+    SaCounters* sa_counters = nullptr;  // kMaxSas, rte_zmalloc'd
+    uint64_t* no_sa_last = nullptr;     // kMaxEntries: tsc of the last no_sa event
+    uint64_t nh_last[256] = {};         // tsc of the last no_neighbour event per hash
+    uint64_t event_interval = 0;        // tsc ticks between events of one kind/key
+    rte_ring* punt = nullptr;           // worker -> control: mbufs
+    rte_ring* events = nullptr;         // worker -> control: Event
+    rte_mbuf* tx[kMaxPorts][kTxBuf] = {};
+    uint16_t txn[kMaxPorts] = {};
+};
+static_assert(alignof(Runtime::Worker) == 64, "Worker must start on a cache line");
+
+int worker_main(void* arg);
+
+}  // namespace peregrine::dataplane

@@ -1,0 +1,381 @@
+// dataplane/worker.cpp - the worker loop: rx burst -> parse -> classify -> ESP
+// encap/decap -> route -> tx, one QSBR quiescent report per iteration.
+//
+// No locks, allocation, syscalls, exceptions or logging here. Every packet ends in
+// exactly one of: tx, a drop counter, or the punt ring (counted as punted), so
+// rx + injected == tx + drops + punted whenever the worker is idle.
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+
+#include "dataplane/runtime_internal.hpp"
+
+namespace peregrine::dataplane {
+
+namespace {
+
+constexpr uint16_t kEthLen = 14;
+
+struct Ctx {
+    Runtime::Worker& w;
+    const Runtime::Tables& t;
+    const NeighbourTable* nb;
+};
+
+inline void drop(Runtime::Worker& w, rte_mbuf* m, Drop why) {
+    w.counters.drops[static_cast<size_t>(why)].add(1);
+    rte_pktmbuf_free(m);
+}
+
+inline void flush_port(Runtime::Worker& w, const Runtime::Tables& t, uint16_t p) {
+    uint16_t n = w.txn[p];
+    if (n == 0) return;
+    const uint16_t sent = rte_eth_tx_burst(t.port_id[p], w.index, w.tx[p], n);
+    w.counters.tx.add(sent);
+    w.counters.ports[p].tx_packets.add(sent);
+    for (uint16_t i = sent; i < n; ++i) drop(w, w.tx[p][i], Drop::tx_full);
+    w.txn[p] = 0;
+}
+
+inline void enqueue_tx(Runtime::Worker& w, const Runtime::Tables& t, uint16_t p, rte_mbuf* m) {
+    if (w.txn[p] == kTxBuf) flush_port(w, t, p);
+    w.tx[p][w.txn[p]++] = m;
+}
+
+inline bool rate_ok(uint64_t& last, uint64_t now, uint64_t interval) {
+    if (now - last < interval && last != 0) return false;
+    last = now;
+    return true;
+}
+
+inline void event(Runtime::Worker& w, EventType type, uint16_t port, uint32_t value) {
+    Event ev{type, port, value};
+    rte_ring_enqueue_elem(w.events, &ev, sizeof(Event));  // full: the control core is behind; drop the event
+}
+
+inline void punt(Runtime::Worker& w, rte_mbuf* m, uint16_t port_index) {
+    m->port = port_index;  // the control core sees the appliance port index
+    if (rte_ring_enqueue(w.punt, m) != 0) {
+        drop(w, m, Drop::punt_full);
+        return;
+    }
+    w.counters.punted.add(1);
+}
+
+// Route the IPv4 packet whose header starts at `ip` (the mbuf data starts kEthLen
+// before it), write the Ethernet header and queue it. Takes the mbuf.
+void route_and_send(const Ctx& c, rte_mbuf* m, uint8_t* ip) {
+    const uint32_t dst = (uint32_t(ip[16]) << 24) | (uint32_t(ip[17]) << 16) | (uint32_t(ip[18]) << 8) | ip[19];
+    const uint32_t nh_index = c.t.routes->lookup(dst);
+    if (nh_index == RouteTable::kNoRoute) return drop(c.w, m, Drop::no_route);
+    const NextHop& nh = c.t.routes->next_hop(nh_index);
+    const uint32_t gw = nh.gateway ? nh.gateway : dst;
+    const NeighbourTable::Entry* ne = c.nb ? c.nb->lookup(gw) : nullptr;
+    if (!ne) {
+        if (rate_ok(c.w.nh_last[gw & 255], rte_rdtsc(), c.w.event_interval))
+            event(c.w, EventType::no_neighbour, nh.port, gw);
+        return drop(c.w, m, Drop::no_neighbour);
+    }
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(ip - kEthLen);
+    eth->dst_addr = ne->mac;
+    eth->src_addr = c.t.mac[nh.port];
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    const uint16_t total = uint16_t((ip[2] << 8) | ip[3]);
+    m->data_off = uint16_t(ip - kEthLen - static_cast<uint8_t*>(m->buf_addr));
+    m->data_len = uint16_t(total + kEthLen);
+    m->pkt_len = m->data_len;
+    c.w.counters.ports[nh.port].tx_bytes.add(m->pkt_len);
+    enqueue_tx(c.w, c.t, nh.port, m);
+}
+
+// Forwarded (not originated) packets: TTL check and decrement with an incremental
+// checksum update (RFC 1624).
+inline bool ttl_step(uint8_t* ip) {
+    if (ip[8] <= 1) return false;
+    ip[8]--;
+    uint32_t sum = uint32_t((ip[10] << 8) | ip[11]) + 0x0100;
+    sum = (sum & 0xffff) + (sum >> 16);
+    ip[10] = uint8_t(sum >> 8);
+    ip[11] = uint8_t(sum);
+    return true;
+}
+
+void forward_clear(const Ctx& c, rte_mbuf* m, uint8_t* ip) {
+    if (!ttl_step(ip)) return drop(c.w, m, Drop::ttl_exceeded);
+    c.w.counters.bypass.add(1);
+    route_and_send(c, m, ip);
+}
+
+// Encrypt the packets of one SA (in `bufs`/`mb`) and send the good ones.
+void protect_group(const Ctx& c, OutboundSa& sa, EspBuf* const* bufs, rte_mbuf* const* mb, uint16_t n) {
+    EspBuf* list[kBurst];
+    rte_mbuf* ml[kBurst];
+    for (uint16_t i = 0; i < n; ++i) {
+        list[i] = bufs[i];
+        ml[i] = mb[i];
+    }
+    // The codec moves failures to the tail: keep the mbufs in step through pointers.
+    EspBuf* orig[kBurst];
+    for (uint16_t i = 0; i < n; ++i) orig[i] = list[i];
+    const uint32_t good = esp_encap_burst(sa.esp, *c.w.engine, std::span<EspBuf*>(list, n));
+    SaCounters& sc = c.w.sa_counters[sa.slot];
+    const uint64_t now = rte_rdtsc();
+    for (uint16_t i = 0; i < n; ++i) {
+        EspBuf* b = orig[i];
+        rte_mbuf* m = ml[i];
+        if (b->reason != EspReason::ok) {
+            Drop why = Drop::encap_failed;
+            if (b->reason == EspReason::too_big) why = Drop::too_big;
+            else if (b->reason == EspReason::seq_overflow) why = Drop::seq_overflow;
+            drop(c.w, m, why);
+            continue;
+        }
+        sc.packets.add(1);
+        sc.bytes.add(b->len);
+        c.w.counters.protected_out.add(1);
+        route_and_send(c, m, b->data);
+    }
+    sc.last_used_tsc.store(now, std::memory_order_relaxed);
+    (void)good;
+}
+
+void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, uint16_t pidx,
+                   rte_mbuf** pkts, uint16_t n) {
+    const Ctx c{w, t, rt.neighbours()};
+    ParsedPkt pp[kBurst];
+    FlowKey keys[kBurst];
+    const FlowKey* kp[kBurst];
+    uint16_t cls[kBurst];
+    uint16_t ncls = 0;
+    uint16_t esp[kBurst];
+    uint16_t nesp = 0;
+
+    w.counters.rx.add(n);
+    w.counters.ports[pidx].rx_packets.add(n);
+    for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = pkts[i];
+        w.counters.ports[pidx].rx_bytes.add(m->pkt_len);
+        if (m->nb_segs != 1) {
+            drop(w, m, Drop::malformed);  // jumbo chains are not configured on our ports
+            pkts[i] = nullptr;
+            continue;
+        }
+        pp[i] = parse_frame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
+        const ParsedPkt& p = pp[i];
+        switch (p.cls) {
+            case PktClass::malformed: drop(w, m, Drop::malformed); pkts[i] = nullptr; continue;
+            case PktClass::non_ip: drop(w, m, Drop::not_ipv4); pkts[i] = nullptr; continue;
+            case PktClass::arp: punt(w, m, pidx); pkts[i] = nullptr; continue;
+            default: break;
+        }
+        const bool to_us = t.own(p.dst_ip) >= 0;
+        if (p.fragment) {
+            drop(w, m, Drop::fragment);
+            pkts[i] = nullptr;
+            continue;
+        }
+        if (to_us) {
+            if (p.cls == PktClass::esp || p.cls == PktClass::esp_in_udp) {
+                esp[nesp++] = i;
+            } else {
+                punt(w, m, pidx);  // IKE, NAT keepalives, ICMP and anything else for us
+                pkts[i] = nullptr;
+            }
+            continue;
+        }
+        if (p.cls == PktClass::esp || p.cls == PktClass::esp_in_udp || p.cls == PktClass::ike) {
+            // transit ESP/IKE is classified like any other traffic
+        }
+        keys[ncls] = make_flow_key(p);
+        kp[ncls] = &keys[ncls];
+        cls[ncls++] = i;
+    }
+
+    // --- transit traffic: crypto ACLs in bulk ---
+    if (ncls) {
+        uint32_t res[kBurst];
+        if (t.inside[pidx]) {
+            t.out->classify_burst(kp, ncls, res);
+            EspBuf bufs[kBurst];
+            OutboundSa* sa_of[kBurst];
+            uint16_t nprot = 0;
+            uint16_t prot_idx[kBurst];
+            for (uint16_t k = 0; k < ncls; ++k) {
+                const uint16_t i = cls[k];
+                rte_mbuf* m = pkts[i];
+                uint8_t* ip = rte_pktmbuf_mtod(m, uint8_t*) + pp[i].l3_off;
+                if (res[k] == Classifier::kBypass) {
+                    forward_clear(c, m, ip);
+                    continue;
+                }
+                if (res[k] >= rt.spec_entry_count()) {
+                    drop(w, m, Drop::malformed);
+                    continue;
+                }
+                const Runtime::EntryState* es = rt.entry_state(res[k]);
+                if (!es || !es->sa) {
+                    if (rate_ok(w.no_sa_last[res[k]], rte_rdtsc(), w.event_interval))
+                        event(w, EventType::no_sa, pidx, res[k]);
+                    drop(w, m, Drop::no_sa);  // never clear text
+                    continue;
+                }
+                if (!ttl_step(ip)) {
+                    drop(w, m, Drop::ttl_exceeded);
+                    continue;
+                }
+                uint8_t* base = static_cast<uint8_t*>(m->buf_addr);
+                EspBuf& b = bufs[nprot];
+                b = EspBuf{};
+                b.data = ip;
+                b.len = pp[i].l3_len;
+                // keep room for the Ethernet header in front of the outer IPv4 header
+                b.headroom = uint32_t(ip - base) - kEthLen;
+                b.tailroom = uint32_t(m->buf_len - (ip - base) - pp[i].l3_len);
+                sa_of[nprot] = es->sa.get();
+                prot_idx[nprot++] = i;
+            }
+            // group by SA (usually one or a few per burst)
+            bool done[kBurst] = {};
+            for (uint16_t a = 0; a < nprot; ++a) {
+                if (done[a]) continue;
+                EspBuf* gb[kBurst];
+                rte_mbuf* gm[kBurst];
+                uint16_t gn = 0;
+                for (uint16_t b = a; b < nprot; ++b) {
+                    if (done[b] || sa_of[b] != sa_of[a]) continue;
+                    done[b] = true;
+                    gb[gn] = &bufs[b];
+                    gm[gn++] = pkts[prot_idx[b]];
+                }
+                protect_group(c, *sa_of[a], gb, gm, gn);
+            }
+        } else {
+            t.in->classify_burst(kp, ncls, res);
+            for (uint16_t k = 0; k < ncls; ++k) {
+                rte_mbuf* m = pkts[cls[k]];
+                if (res[k] != Classifier::kBypass) {
+                    drop(w, m, Drop::clear_must_be_protected);
+                    continue;
+                }
+                forward_clear(c, m, rte_pktmbuf_mtod(m, uint8_t*) + pp[cls[k]].l3_off);
+            }
+        }
+    }
+
+    // --- inbound ESP for us ---
+    if (nesp) {
+        const Runtime::SaInTable* tab = rt.sa_in_table();
+        EspBuf bufs[kBurst];
+        EspBuf* list[kBurst];
+        rte_mbuf* ml[kBurst];
+        Runtime::InboundSa* sas[kBurst];
+        uint64_t seqs[kBurst];
+        uint16_t nd = 0;
+        for (uint16_t k = 0; k < nesp; ++k) {
+            const uint16_t i = esp[k];
+            rte_mbuf* m = pkts[i];
+            Runtime::InboundSa* sa = tab ? tab->find(pp[i].spi) : nullptr;
+            if (!sa) {
+                drop(w, m, Drop::unknown_spi);
+                continue;
+            }
+            const ReplayCheck rc = sa->window.check(pp[i].esp_seq);
+            if (!rc.ok()) {
+                drop(w, m, Drop::replay);
+                continue;
+            }
+            uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+            EspBuf& b = bufs[nd];
+            b = EspBuf{};
+            b.data = frame + pp[i].payload_off;
+            b.len = uint32_t(pp[i].l3_off + pp[i].l3_len - pp[i].payload_off);
+            b.headroom = uint32_t(b.data - static_cast<uint8_t*>(m->buf_addr));
+            b.tailroom = 0;
+            b.sa = &sa->esp;
+            b.esn_hi = uint32_t(rc.seq >> 32);
+            list[nd] = &b;
+            ml[nd] = m;
+            sas[nd] = sa;
+            seqs[nd++] = rc.seq;
+        }
+        if (nd) {
+            EspBuf* work[kBurst];
+            for (uint16_t k = 0; k < nd; ++k) work[k] = list[k];
+            esp_decap_burst(*w.engine, std::span<EspBuf*>(work, nd));
+            const uint64_t now = rte_rdtsc();
+            for (uint16_t k = 0; k < nd; ++k) {
+                EspBuf& b = *list[k];
+                rte_mbuf* m = ml[k];
+                Runtime::InboundSa* sa = sas[k];
+                if (b.reason != EspReason::ok) {
+                    drop(w, m, b.reason == EspReason::icv_mismatch ? Drop::icv : Drop::bad_esp);
+                    continue;
+                }
+                if (!sa->window.update(seqs[k])) {
+                    drop(w, m, Drop::replay);
+                    continue;
+                }
+                // inner packet: re-parse behind a fresh Ethernet header, check selectors
+                uint8_t* ip = b.data;
+                auto* eth = reinterpret_cast<rte_ether_hdr*>(ip - kEthLen);
+                eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+                const ParsedPkt inner = parse_frame(ip - kEthLen, b.len + kEthLen);
+                if (inner.cls == PktClass::malformed || inner.cls == PktClass::non_ip) {
+                    drop(w, m, Drop::bad_esp);
+                    continue;
+                }
+                if (!t.in->entry_permits(make_flow_key(inner), sa->entry)) {
+                    drop(w, m, Drop::policy);
+                    continue;
+                }
+                SaCounters& sc = w.sa_counters[sa->slot];
+                sc.packets.add(1);
+                sc.bytes.add(b.len);
+                sc.last_used_tsc.store(now, std::memory_order_relaxed);
+                w.counters.decrypted_in.add(1);
+                if (!ttl_step(ip)) {
+                    drop(w, m, Drop::ttl_exceeded);
+                    continue;
+                }
+                route_and_send(c, m, ip);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+int worker_main(void* arg) {
+    auto& w = *static_cast<Runtime::Worker*>(arg);
+    Runtime& rt = *w.rt;
+    rte_mbuf* pkts[kBurst];
+    rt.rcu_->online(w.index);
+    while (!rt.stop_flag_.load(std::memory_order_relaxed)) {
+        // One snapshot per iteration; quiescent at the end releases it.
+        const Runtime::Tables* t = rt.tables_.read();
+        for (uint16_t p = 0; p < t->nb_ports; ++p) {
+            const uint16_t n = rte_eth_rx_burst(t->port_id[p], w.index, pkts, kBurst);
+            if (n) process_burst(rt, w, *t, p, pkts, n);
+        }
+        if (w.index == 0) {
+            rte_mbuf* m[kBurst];
+            const unsigned k = rte_ring_dequeue_burst(rt.control_tx_, reinterpret_cast<void**>(m), kBurst, nullptr);
+            w.counters.injected.add(k);
+            for (unsigned i = 0; i < k; ++i) {
+                const uint16_t p = m[i]->port;
+                if (p >= t->nb_ports) {
+                    drop(w, m[i], Drop::malformed);
+                    continue;
+                }
+                w.counters.ports[p].tx_bytes.add(m[i]->pkt_len);
+                enqueue_tx(w, *t, p, m[i]);
+            }
+        }
+        for (uint16_t p = 0; p < t->nb_ports; ++p) flush_port(w, *t, p);
+        w.counters.iterations.add(1);
+        rt.rcu_->quiescent(w.index);
+    }
+    rt.rcu_->offline(w.index);
+    return 0;
+}
+
+}  // namespace peregrine::dataplane
