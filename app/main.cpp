@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "app/options.hpp"
+#include "app/run.hpp"
 #include "config/loader.hpp"
 
 #ifndef PEREGRINE_VERSION
@@ -46,6 +47,5 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (!valid) return 1;
-    std::fprintf(stderr, "peregrine: the runtime is not built yet; use --check-config\n");
-    return 2;
+    return app::run(opt, *loaded.config);
 }
