@@ -98,6 +98,7 @@ int run(const Options& opt, const config::Config& cfg) {
                         p.spec.inside ? "inside" : "outside", config::format_ipv4(p.spec.address).c_str(),
                         p.spec.prefix_len, mac, p.port_id, p.nb_queues, p.rss ? ", RSS" : "");
         }
+        for (const auto& n : plan.neighbours) rt->learn_neighbour(n.ip, n.port_index, n.mac);
         for (auto& s : plan.static_sas) {
             const auto& e = plan.entries[s.entry];
             const uint32_t in_spi = s.inbound.spi, out_spi = s.outbound.spi, peer = s.outbound.peer;

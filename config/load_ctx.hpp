@@ -100,6 +100,7 @@ std::vector<std::string> split_words(const std::string& text);
 // Section loaders, in the order loader.cpp runs them.
 void load_ports(Ctx& ctx, const Setting& root, Config& cfg);
 void load_routes(Ctx& ctx, const Setting& root, Config& cfg);
+void load_neighbours(Ctx& ctx, const Setting& root, Config& cfg);
 void load_access_lists(Ctx& ctx, const Setting& root, Config& cfg);
 void load_transform_sets(Ctx& ctx, const Setting& root, Config& cfg);
 void load_ike(Ctx& ctx, const Setting& root, Config& cfg);

@@ -255,6 +255,98 @@ void load_routes(Ctx& ctx, const Setting& root, Config& cfg) {
     });
 }
 
+namespace {
+// "02:00:00:00:00:02" (colons) or "0200.0000.0002" (IOS dotted); false if neither.
+bool parse_mac(const std::string& t, uint8_t out[6]) {
+    std::string hex;
+    if (t.size() == 17) {
+        for (size_t k = 0; k < 17; ++k) {
+            if (k % 3 == 2) {
+                if (t[k] != ':' && t[k] != '-') return false;
+            } else {
+                hex += t[k];
+            }
+        }
+    } else if (t.size() == 14 && t[4] == '.' && t[9] == '.') {
+        hex = t.substr(0, 4) + t.substr(5, 4) + t.substr(10, 4);
+    } else {
+        return false;
+    }
+    for (size_t k = 0; k < 6; ++k) {
+        unsigned v = 0;
+        for (size_t d = 0; d < 2; ++d) {
+            const char c = hex[2 * k + d];
+            v <<= 4;
+            if (c >= '0' && c <= '9') v |= unsigned(c - '0');
+            else if (c >= 'a' && c <= 'f') v |= unsigned(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F') v |= unsigned(c - 'A' + 10);
+            else return false;
+        }
+        out[k] = uint8_t(v);
+    }
+    return true;
+}
+}  // namespace
+
+void load_neighbours(Ctx& ctx, const Setting& root, Config& cfg) {
+    const Setting* list = top_list(ctx, root, "neighbours");
+    if (!list) return;
+    each_group(ctx, *list, "neighbour", [&](const Setting& e, int idx) {
+        Group g(ctx, e, "neighbour " + std::to_string(idx), {"address", "mac", "port"});
+        StaticNeighbour n;
+        n.line = g.line();
+        bool ok = true;
+        if (auto a = g.string("address", true)) {
+            if (auto ip = parse_ipv4(*a); ip && *ip != 0) {
+                n.address = *ip;
+                g.set_where("neighbour " + *a);
+            } else {
+                g.error("address", "'address': '" + *a + "' is not a valid IPv4 address");
+                ok = false;
+            }
+        } else {
+            ok = false;
+        }
+        if (auto m = g.string("mac", true)) {
+            if (!parse_mac(*m, n.mac)) {
+                g.error("mac", "'mac': '" + *m + "' is not a MAC address (02:00:00:00:00:02 or 0200.0000.0002)");
+                ok = false;
+            } else if (n.mac[0] & 1) {
+                g.error("mac", "'mac': '" + *m + "' is a multicast address");
+                ok = false;
+            }
+        } else {
+            ok = false;
+        }
+        if (auto port = g.string("port", true)) {
+            n.port = *port;
+            if (!cfg.find_port(*port)) {
+                if (!ctx.is_declared("port", *port)) g.error("port", "unknown port '" + *port + "'");
+                ok = false;
+            }
+        } else {
+            ok = false;
+        }
+        if (ok) {
+            for (const auto& o : cfg.neighbours)
+                if (o.address == n.address) {
+                    g.error("address", "neighbour " + format_ipv4(n.address) + " already defined at line " +
+                                           std::to_string(o.line));
+                    ok = false;
+                    break;
+                }
+        }
+        if (ok) {
+            const Port* port = cfg.find_port(n.port);
+            const Ipv4Prefix net{port->address, port->prefix_len};
+            if (!net.contains(n.address))
+                g.warning("address", "neighbour " + format_ipv4(n.address) + " is not on the network of port '" +
+                                         port->name + "' (" + format_prefix(network_of(net)) + ")");
+        }
+        if (ok) cfg.neighbours.push_back(std::move(n));
+    });
+}
+
 void load_access_lists(Ctx& ctx, const Setting& root, Config& cfg) {
     const Setting* list = top_list(ctx, root, "access-lists");
     if (!list) return;

@@ -90,10 +90,11 @@ LoadResult load(const std::string& text, const std::string& name) {
                 cfg->file = name;
                 const libconfig::Setting& root = lc.getRoot();
                 detail::Group top(ctx, root, "",
-                                  {"ports", "routes", "access-lists", "transform-sets", "ike", "ipsec",
+                                  {"ports", "routes", "neighbours", "access-lists", "transform-sets", "ike", "ipsec",
                                    "crypto-maps"});
                 detail::load_ports(ctx, root, *cfg);
                 detail::load_routes(ctx, root, *cfg);
+                detail::load_neighbours(ctx, root, *cfg);
                 detail::load_access_lists(ctx, root, *cfg);
                 detail::load_transform_sets(ctx, root, *cfg);
                 detail::load_ike(ctx, root, *cfg);

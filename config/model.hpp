@@ -44,6 +44,15 @@ struct Route {
     int line = 0;
 };
 
+// A static ARP entry (IOS `arp A.B.C.D H.H.H arpa`): a next hop whose MAC is
+// configured, for links where nothing answers ARP (benchmark sinks, memif peers).
+struct StaticNeighbour {
+    uint32_t address = 0;
+    uint8_t mac[6] = {};
+    std::string port;
+    int line = 0;
+};
+
 enum class AceAction { permit, deny };
 
 struct PortRange {
@@ -205,6 +214,7 @@ struct Config {
     std::string file;
     std::vector<Port> ports;
     std::vector<Route> routes;
+    std::vector<StaticNeighbour> neighbours;
     std::vector<AccessList> access_lists;
     std::vector<TransformSet> transform_sets;
     Ike ike;

@@ -1,5 +1,6 @@
 // config/summary.cpp - the human summary printed by `peregrine --check-config`.
 // Key material never appears: manual SAs print "keys: configured", PSKs only a count.
+#include <cstdio>
 #include <sstream>
 
 #include "config/loader.hpp"
@@ -88,6 +89,12 @@ std::string summarize(const Config& cfg) {
     for (const auto& r : cfg.routes)
         o << "route " << format_prefix(r.prefix) << (r.via ? " via " + format_ipv4(r.via) : std::string())
           << " port " << r.port << '\n';
+    for (const auto& n : cfg.neighbours) {
+        char mac[18];
+        std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", n.mac[0], n.mac[1], n.mac[2], n.mac[3],
+                      n.mac[4], n.mac[5]);
+        o << "neighbour " << format_ipv4(n.address) << " mac " << mac << " port " << n.port << " (static)\n";
+    }
     for (const auto& a : cfg.access_lists) {
         o << "access-list " << a.name << '\n';
         for (const auto& e : a.entries)

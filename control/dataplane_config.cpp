@@ -1,6 +1,8 @@
 // control/dataplane_config.cpp
 #include "control/dataplane_config.hpp"
 
+#include <cstring>
+
 namespace peregrine::control {
 
 std::optional<crypto::Transform> transform_of(const config::TransformSet& ts) {
@@ -72,6 +74,16 @@ bool plan_dataplane(const config::Config& cfg, DataplanePlan& out, std::string& 
             return false;
         }
         out.spec.routes.push_back({r.prefix.addr, r.prefix.len, uint16_t(pi), r.via});
+    }
+    for (const auto& n : cfg.neighbours) {
+        const int pi = port_index(n.port);
+        if (pi < 0) {
+            err = cfg.file + ":" + std::to_string(n.line) + ": neighbour: unknown port '" + n.port + "'";
+            return false;
+        }
+        DataplanePlan::Neighbour nb{n.address, uint16_t(pi), {}};
+        std::memcpy(nb.mac.addr_bytes, n.mac, sizeof n.mac);
+        out.neighbours.push_back(nb);
     }
     for (const auto& map : cfg.crypto_maps) {
         const int pi = port_index(map.interface);

@@ -30,6 +30,13 @@ struct DataplanePlan {
         dataplane::SaSpec outbound;
     };
     std::vector<StaticSa> static_sas;
+    // static ARP entries, learned into the neighbour table at start
+    struct Neighbour {
+        uint32_t ip;
+        uint16_t port_index;
+        rte_ether_addr mac;
+    };
+    std::vector<Neighbour> neighbours;
 };
 
 std::optional<crypto::Transform> transform_of(const config::TransformSet& ts);

@@ -70,6 +70,7 @@ crypto-maps = (
 );
 """
 
+ROUTES = 'routes = ( { prefix = "203.0.113.0/24"; via = "198.51.100.2"; port = "outside0"; } );\n'
 P1 = '        peers = ( "10.1.1.1 default",\n                  "10.2.2.2" );\n'
 IDLE = '        idle-time = "120 default";\n'
 FB = '        failback = { probe-interval = 5; hold-down = 30; max-hold-down = 600; };\n'
@@ -213,6 +214,19 @@ CASES = [
     ("unknown_port", "crypto map on a missing port",
      [('  { name = "tohub"; interface = "outside0";\n', '  { name = "tohub"; interface = "outside9";' + M + '\n')],
      "crypto map 'tohub': unknown port 'outside9'", 1),
+    ("neighbour_bad_mac", "static ARP entry with a malformed MAC",
+     [(ROUTES, ROUTES + 'neighbours = ( { address = "198.51.100.2"; mac = "02:00:00:00:00"; port = "outside0"; } );' + M + '\n')],
+     "neighbour 198.51.100.2: 'mac': '02:00:00:00:00' is not a MAC address (02:00:00:00:00:02 or 0200.0000.0002)", 1),
+    ("neighbour_multicast_mac", "static ARP entry with a multicast MAC",
+     [(ROUTES, ROUTES + 'neighbours = ( { address = "198.51.100.2"; mac = "0100.5e00.0001"; port = "outside0"; } );' + M + '\n')],
+     "neighbour 198.51.100.2: 'mac': '0100.5e00.0001' is a multicast address", 1),
+    ("neighbour_unknown_port", "static ARP entry on a missing port",
+     [(ROUTES, ROUTES + 'neighbours = ( { address = "198.51.100.2"; mac = "02:00:00:00:00:02"; port = "outside9"; } );' + M + '\n')],
+     "neighbour 198.51.100.2: unknown port 'outside9'", 1),
+    ("neighbour_duplicate", "two static ARP entries for one address",
+     [(ROUTES, ROUTES + 'neighbours = ( { address = "198.51.100.2"; mac = "02:00:00:00:00:02"; port = "outside0"; },\n'
+               '               { address = "198.51.100.2"; mac = "02:00:00:00:00:03"; port = "outside0"; } );' + M + '\n')],
+     "neighbour 198.51.100.2: neighbour 198.51.100.2 already defined at line 8", 1),
     ("route_unknown_port", "route through a missing port",
      [('port = "outside0"; } );\n', 'port = "outside1"; } );' + M + '\n')],
      "route 203.0.113.0/24: unknown port 'outside1'", 1),

@@ -6,6 +6,7 @@
 // (marked in the file with "# <-- expected error") and the exact message or a precise
 // part of it.
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -248,6 +249,28 @@ PG_TEST(config_good, idle_time_forms_and_no_global) {
     CU_ASSERT_EQUAL(e->idle_time->seconds, 300u);
     CU_ASSERT(!e->idle_time->to_default);
     CU_ASSERT(contains(summarize(*r.config), "    idle-time 300 s\n"));
+}
+
+PG_TEST(config_good, static_neighbours_both_mac_forms) {
+    const LoadResult r = load_string(
+        "ports = ( { name = \"o\"; device = \"d\"; role = \"outside\"; address = \"198.51.100.1/24\"; } );\n"
+        "neighbours = ( { address = \"198.51.100.2\"; mac = \"02:00:0A:0b:00:02\"; port = \"o\"; },\n"
+        "               { address = \"198.51.100.3\"; mac = \"0200.0000.0003\"; port = \"o\"; },\n"
+        "               { address = \"203.0.113.1\"; mac = \"02-00-00-00-00-04\"; port = \"o\"; } );\n",
+        "n.cfg");
+    if (!r.ok()) std::printf("\n%s", dump(r).c_str());
+    CU_ASSERT_FATAL(r.ok());
+    CU_ASSERT_EQUAL_FATAL(r.config->neighbours.size(), 3u);
+    const uint8_t want0[6] = {0x02, 0x00, 0x0a, 0x0b, 0x00, 0x02};
+    CU_ASSERT(std::memcmp(r.config->neighbours[0].mac, want0, 6) == 0);
+    CU_ASSERT_EQUAL(r.config->neighbours[1].mac[5], 0x03);
+    CU_ASSERT_EQUAL(r.config->neighbours[1].line, 3);
+    // off the port's network: loaded, with a warning naming the line
+    CU_ASSERT_EQUAL_FATAL(r.diagnostics.size(), 1u);
+    PG_ASSERT_STR_EQ(r.diagnostics[0].str(),
+                     "n.cfg:4: warning: neighbour 203.0.113.1: neighbour 203.0.113.1 is not on the network of "
+                     "port 'o' (198.51.100.0/24)");
+    CU_ASSERT(contains(summarize(*r.config), "neighbour 198.51.100.2 mac 02:00:0a:0b:00:02 port o (static)\n"));
 }
 
 // ---- several errors in one file: all of them, in line order --------------------------
