@@ -31,8 +31,9 @@ void print_stats(const dataplane::Runtime& rt, const control::PuntHandler& punt,
     const dataplane::Stats s = rt.stats();
     std::fprintf(out,
                  "stats: rx %" PRIu64 " tx %" PRIu64 " protected %" PRIu64 " decrypted %" PRIu64
-                 " clear %" PRIu64 " punted %" PRIu64 " injected %" PRIu64 " dropped %" PRIu64 "\n",
-                 s.rx, s.tx, s.protected_out, s.decrypted_in, s.bypass, s.punted, s.injected,
+                 " clear %" PRIu64 " punted %" PRIu64 " injected %" PRIu64 " handed-off %" PRIu64
+                 " dropped %" PRIu64 "\n",
+                 s.rx, s.tx, s.protected_out, s.decrypted_in, s.bypass, s.punted, s.injected, s.handoff,
                  s.total_drops());
     for (size_t d = 0; d < dataplane::kDropReasons; ++d)
         if (s.drops[d])

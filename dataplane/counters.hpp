@@ -30,6 +30,7 @@ namespace peregrine::dataplane {
     X(policy, "decrypted packet does not match the SA's traffic selectors")        \
     X(clear_must_be_protected, "clear text that a permit ACE says must be ESP")    \
     X(punt_full, "punt ring to the control core full")                             \
+    X(handoff_full, "hand-off ring to the SA's owning worker full")                \
     X(tx_full, "TX queue full")                                                    \
     X(not_for_us, "ESP/IKE/ICMP for an address that is not ours")                  \
     X(fragment, "IPv4 fragment (reassembly not supported)")
@@ -75,8 +76,10 @@ struct SaCounters {
 static_assert(sizeof(SaCounters) == 24, "SaCounters layout changed: update the control summing");
 
 struct alignas(64) WorkerCounters {
-    // rx + injected == tx + sum(drops) + punted, once the worker is idle.
+    // Per worker, once idle: rx + injected + handoff_in == tx + sum(drops) + punted + handoff_out.
+    // Summed over workers handoff_in == handoff_out, so rx + injected == tx + drops + punted.
     Counter rx, tx, injected, protected_out, decrypted_in, bypass, punted, iterations;
+    Counter handoff_out, handoff_in;  // inbound ESP passed to / received from the SA's owner
     Counter drops[kDropReasons];
     PortCounters ports[kMaxPorts];
 };

@@ -26,12 +26,13 @@
 #include <string_view>
 #include <utility>
 
+#include "dataplane/esp_codec.hpp"
+
 struct rte_flow;
 
 namespace peregrine::dataplane {
 
-// RFC 3948: ESP-in-UDP travels on the IKE NAT-T port.
-inline constexpr uint16_t kNatTPort = 4500;
+// kNatTPort (RFC 3948: ESP-in-UDP travels on the IKE NAT-T port) comes from esp_codec.hpp.
 
 #define PG_FLOW_STATUSES(X)                                                         \
     X(installed, "installed") /* the NIC steers this SPI (see FlowRoute for how) */ \

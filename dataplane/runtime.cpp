@@ -14,6 +14,7 @@ namespace {
 constexpr unsigned kPuntRing = 1024;   // per worker; the control core drains every tick
 constexpr unsigned kEventRing = 256;   // per worker; events are rate-limited per key
 constexpr unsigned kControlTxRing = 512;
+constexpr unsigned kHandoffRing = 2048;  // per worker: inbound ESP of SAs it owns, from the others
 constexpr uint64_t kEventsPerSecond = 10;  // per key (entry / next hop) per worker
 
 void wipe(std::vector<uint8_t>& v) {
@@ -116,6 +117,12 @@ std::unique_ptr<Runtime> Runtime::create(const DataplaneSpec& spec, std::string&
         t->mtu[i] = rt->ports_[i].spec.mtu;
     }
     rt->tables_.publish(std::move(t), *rt->rcu_);
+    // Inbound ESP steering: probe rte_flow once per outside port. Ports without it log
+    // one line when the first SPI falls back, and the workers dispatch by SPI.
+    rt->flows_.resize(rt->ports_.size());
+    for (size_t i = 0; i < rt->ports_.size(); ++i)
+        if (!rt->ports_[i].spec.inside)
+            rt->flows_[i] = std::make_unique<FlowSteering>(FlowSteering::probe(rt->ports_[i].port_id));
     rt->neighbours_.publish(std::make_unique<NeighbourTable>(), *rt->rcu_);
     rt->sa_in_.publish(std::make_unique<SaInTable>(), *rt->rcu_);
     rt->entries_ = std::make_unique<Published<EntryState>[]>(spec.entries.size() + 1);
@@ -137,6 +144,8 @@ std::unique_ptr<Runtime> Runtime::create(const DataplaneSpec& spec, std::string&
         const std::string n = std::to_string(i);
         w->punt = rte_ring_create(("pg_punt" + n).c_str(), kPuntRing, int(rte_socket_id()),
                                   RING_F_SP_ENQ | RING_F_SC_DEQ);
+        w->handoff = rte_ring_create(("pg_hand" + n).c_str(), kHandoffRing, int(rte_socket_id()),
+                                     RING_F_SC_DEQ);
         w->events = rte_ring_create_elem(("pg_ev" + n).c_str(), sizeof(Event), kEventRing,
                                          int(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
         w->sa_counters = static_cast<SaCounters*>(
@@ -144,7 +153,7 @@ std::unique_ptr<Runtime> Runtime::create(const DataplaneSpec& spec, std::string&
         w->no_sa_last = static_cast<uint64_t*>(
             rte_zmalloc("pg_nosa", sizeof(uint64_t) * kMaxEntries, RTE_CACHE_LINE_SIZE));
         w->event_interval = rte_get_tsc_hz() / kEventsPerSecond;
-        if (!w->engine || !w->punt || !w->events || !w->sa_counters || !w->no_sa_last) {
+        if (!w->engine || !w->punt || !w->events || !w->handoff || !w->sa_counters || !w->no_sa_last) {
             err = "worker " + n + ": cannot allocate its engine, rings or counters";
             return nullptr;
         }
@@ -160,7 +169,9 @@ Runtime::~Runtime() {
     for (auto& w : workers_) {
         void* m;
         while (w->punt && rte_ring_dequeue(w->punt, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+        while (w->handoff && rte_ring_dequeue(w->handoff, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
         rte_ring_free(w->punt);
+        rte_ring_free(w->handoff);
         rte_ring_free(w->events);
         rte_free(w->sa_counters);
         rte_free(w->no_sa_last);
@@ -173,6 +184,7 @@ Runtime::~Runtime() {
     if (rcu_) rcu_->drain();
     entries_.reset();
     in_sas_.clear();
+    flows_.clear();  // destroy the rules before the ports close
     stop_ports(ports_);
     rte_mempool_free(pool_);
 }
@@ -248,6 +260,7 @@ int Runtime::add_inbound_sa(SaSpec spec, std::string& err) {
     sa->spi = spec.spi;
     sa->entry = spec.entry;
     sa->peer = spec.peer;
+    sa->owner = sa_owner(spec.spi);
     sa->slot = alloc_sa_slot();
     if (sa->slot < 0) {
         err = "no free SA slot";
@@ -255,8 +268,26 @@ int Runtime::add_inbound_sa(SaSpec spec, std::string& err) {
     }
     const int slot = sa->slot;
     in_sas_.push_back(std::move(sa));
+    steer_spi(spec.spi, spec.udp_encap);  // rules first: the SA is not yet visible
     publish_sa_in();
     return slot;
+}
+
+// Ask every outside port's NIC to deliver the SPI to its owner's queue. Whatever the
+// NIC cannot do is covered by software dispatch in the workers (any worker receiving
+// the SPI hands it to the owner), so the result only saves the hand-off.
+void Runtime::steer_spi(uint32_t spi, bool udp_encap) {
+    const uint16_t owner = sa_owner(spi);
+    for (auto& f : flows_) {
+        if (!f || f->nb_queues() <= owner) continue;  // unsupported: logs its one line
+        f->steer_esp_spi(spi, owner);
+        if (udp_encap) f->steer_udp_esp_spi(spi, owner);
+    }
+}
+
+void Runtime::unsteer_spi(uint32_t spi) {
+    for (auto& f : flows_)
+        if (f && f->supported()) f->remove_spi(spi);
 }
 
 bool Runtime::remove_inbound_sa(uint32_t spi) {
@@ -265,6 +296,7 @@ bool Runtime::remove_inbound_sa(uint32_t spi) {
         std::unique_ptr<InboundSa> old = std::move(in_sas_[i]);
         in_sas_.erase(in_sas_.begin() + long(i));
         publish_sa_in();  // unreachable for new readers from here on
+        unsteer_spi(spi);
         const int slot = old->slot;
         InboundSa* raw = old.release();
         rcu_->retire([this, raw, slot] {
@@ -354,6 +386,7 @@ Stats Runtime::stats() const {
         s.decrypted_in += c.decrypted_in.get();
         s.bypass += c.bypass.get();
         s.punted += c.punted.get();
+        s.handoff += c.handoff_out.get();
         for (size_t d = 0; d < kDropReasons; ++d) s.drops[d] += c.drops[d].get();
     }
     return s;

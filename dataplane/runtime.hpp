@@ -32,6 +32,7 @@
 #include "dataplane/classifier.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/esp_codec.hpp"
+#include "dataplane/flow_steering.hpp"
 #include "dataplane/neighbours.hpp"
 #include "dataplane/ports.hpp"
 #include "dataplane/rcu.hpp"
@@ -82,6 +83,7 @@ struct SaStats {
 };
 struct Stats {
     uint64_t rx = 0, tx = 0, injected = 0, protected_out = 0, decrypted_in = 0, bypass = 0, punted = 0;
+    uint64_t handoff = 0;  // inbound ESP a worker passed to the SA's owning worker (software dispatch)
     uint64_t drops[kDropReasons] = {};
     uint64_t total_drops() const;
 };
@@ -132,12 +134,20 @@ public:
     const std::vector<PortRuntime>& ports() const { return ports_; }
     rte_mempool* pool() const { return pool_; }
     uint16_t worker_count() const { return uint16_t(workers_.size()); }
+    // Inbound ESP steering per outside port (nullptr for inside ports): rte_flow rules
+    // where the PMD has them, software dispatch by SPI (queue_for_spi) where not.
+    const FlowSteering* flow_steering(uint16_t port_index) const {
+        return port_index < flows_.size() ? flows_[port_index].get() : nullptr;
+    }
+    // The worker that owns (alone writes the replay window and counters of) an SPI.
+    uint16_t sa_owner(uint32_t spi) const { return queue_for_spi(spi, worker_count()); }
     size_t rcu_pending() const { return rcu_->pending(); }
 
     // --- worker-side readers (valid until the worker's next quiescent report) ---
     const EntryState* entry_state(uint32_t entry) const { return entries_[entry].read(); }
     const SaInTable* sa_in_table() const { return sa_in_.read(); }
     uint32_t spec_entry_count() const { return uint32_t(spec_.entries.size()); }
+    inline rte_ring* handoff_ring(uint16_t worker) const;  // runtime_internal.hpp
 
 
 private:
@@ -161,6 +171,9 @@ private:
     std::vector<int> free_slots_;
     std::vector<std::unique_ptr<InboundSa>> in_sas_;  // control-owned; table points here
     rte_ring* control_tx_ = nullptr;  // control -> worker 0 (mbuf, port in m->port)
+    std::vector<std::unique_ptr<FlowSteering>> flows_;  // per port index; null for inside ports
+    void steer_spi(uint32_t spi, bool udp_encap);
+    void unsteer_spi(uint32_t spi);
 
     void publish_sa_in();
     friend int worker_main(void*);

@@ -49,6 +49,7 @@ struct Runtime::InboundSa {
     uint32_t entry = 0;
     uint32_t peer = 0;
     int slot = -1;
+    uint16_t owner = 0;  // the worker that processes it (Runtime::sa_owner)
 };
 
 // SPI -> inbound SA, open addressing, immutable once published.
@@ -83,10 +84,13 @@ struct alignas(64) Runtime::Worker {
     uint64_t event_interval = 0;        // tsc ticks between events of one kind/key
     rte_ring* punt = nullptr;           // worker -> control: mbufs
     rte_ring* events = nullptr;         // worker -> control: Event
+    rte_ring* handoff = nullptr;        // other workers -> this one: inbound ESP it owns (MP/SC)
     rte_mbuf* tx[kMaxPorts][kTxBuf] = {};
     uint16_t txn[kMaxPorts] = {};
 };
 static_assert(alignof(Runtime::Worker) == 64, "Worker must start on a cache line");
+
+inline rte_ring* Runtime::handoff_ring(uint16_t worker) const { return workers_[worker]->handoff; }
 
 int worker_main(void* arg);
 

@@ -2,8 +2,10 @@
 // encap/decap -> route -> tx, one QSBR quiescent report per iteration.
 //
 // No locks, allocation, syscalls, exceptions or logging here. Every packet ends in
-// exactly one of: tx, a drop counter, or the punt ring (counted as punted), so
-// rx + injected == tx + drops + punted whenever the worker is idle.
+// exactly one of: tx, a drop counter, the punt ring (counted as punted), or the
+// hand-off ring of the worker that owns its inbound SA (software dispatch, counted
+// as handoff_out there and handoff_in here), so per worker
+// rx + injected + handoff_in == tx + drops + punted + handoff_out whenever it is idle.
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 
@@ -138,8 +140,9 @@ void protect_group(const Ctx& c, OutboundSa& sa, EspBuf* const* bufs, rte_mbuf* 
     (void)good;
 }
 
+// `handed`: the packets came from another worker's hand-off (already counted as rx there).
 void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, uint16_t pidx,
-                   rte_mbuf** pkts, uint16_t n) {
+                   rte_mbuf** pkts, uint16_t n, bool handed = false) {
     const Ctx c{w, t, rt.neighbours()};
     ParsedPkt pp[kBurst];
     FlowKey keys[kBurst];
@@ -149,11 +152,15 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
     uint16_t esp[kBurst];
     uint16_t nesp = 0;
 
-    w.counters.rx.add(n);
-    w.counters.ports[pidx].rx_packets.add(n);
+    if (handed) {
+        w.counters.handoff_in.add(n);
+    } else {
+        w.counters.rx.add(n);
+        w.counters.ports[pidx].rx_packets.add(n);
+    }
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
-        w.counters.ports[pidx].rx_bytes.add(m->pkt_len);
+        if (!handed) w.counters.ports[pidx].rx_bytes.add(m->pkt_len);
         if (m->nb_segs != 1) {
             drop(w, m, Drop::malformed);  // jumbo chains are not configured on our ports
             pkts[i] = nullptr;
@@ -278,6 +285,12 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
                 drop(w, m, Drop::unknown_spi);
                 continue;
             }
+            if (sa->owner != w.index) {  // software dispatch: only the owner touches the SA
+                m->port = pidx;
+                if (rte_ring_enqueue(rt.handoff_ring(sa->owner), m) != 0) drop(w, m, Drop::handoff_full);
+                else w.counters.handoff_out.add(1);
+                continue;
+            }
             const ReplayCheck rc = sa->window.check(pp[i].esp_seq);
             if (!rc.ok()) {
                 drop(w, m, Drop::replay);
@@ -355,6 +368,17 @@ int worker_main(void* arg) {
         for (uint16_t p = 0; p < t->nb_ports; ++p) {
             const uint16_t n = rte_eth_rx_burst(t->port_id[p], w.index, pkts, kBurst);
             if (n) process_burst(rt, w, *t, p, pkts, n);
+        }
+        {  // inbound ESP of SAs this worker owns, received by another worker
+            rte_mbuf* h[kBurst];
+            const unsigned k = rte_ring_dequeue_burst(w.handoff, reinterpret_cast<void**>(h), kBurst, nullptr);
+            for (unsigned i = 0; i < k;) {  // runs of one port
+                unsigned j = i + 1;
+                while (j < k && h[j]->port == h[i]->port) ++j;
+                const uint16_t p = h[i]->port < t->nb_ports ? h[i]->port : 0;
+                process_burst(rt, w, *t, p, h + i, uint16_t(j - i), true);
+                i = j;
+            }
         }
         if (w.index == 0) {
             rte_mbuf* m[kBurst];

@@ -100,6 +100,9 @@ void at_exit() {
     if (!g_runtime_dir.empty()) fs::remove_all(g_runtime_dir, ec);
 }
 
+}  // namespace
+
+namespace pgflowtest_env {
 bool eal_up() {
     if (g_eal_tried) return g_eal_ok;
     g_eal_tried = true;
@@ -114,8 +117,10 @@ bool eal_up() {
                                      prefix,
                                      "--no-shconf",
                                      "--no-telemetry",
-                                     "-l",
-                                     "0",
+                                     // lcore 0 runs the tests; 1 and 2 are the two data-plane
+                                     // workers of the runtime_steering suite
+                                     "--lcores",
+                                     "0@0,1@1,2@1",
                                      "--log-level",
                                      "*:warning"};
     std::vector<char*> argv;
@@ -130,6 +135,10 @@ bool eal_up() {
                                      SOCKET_ID_ANY);
     return g_pool != nullptr;
 }
+}  // namespace pgflowtest_env
+
+namespace {
+using pgflowtest_env::eal_up;
 
 // Probes a vdev, configures `nb_rxq` RX queues and one TX queue, optionally starts it.
 bool open_port(const std::string& name, const std::string& args, uint16_t nb_rxq, bool start,

@@ -430,7 +430,7 @@ int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
     info->max_mac_addrs = 1;
     info->max_rx_pktlen = 9018;
     info->max_rx_queues = p != nullptr ? p->max_rxq : 1;
-    info->max_tx_queues = 1;
+    info->max_tx_queues = 16;  // TX frees: any number of queues share the one sink
     info->flow_type_rss_offloads =
         RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_ESP;
     info->min_rx_bufsize = 64;

@@ -1,7 +1,7 @@
 // tests/dataplane_flow/test_pmd.hpp - net_pgflowtest, a test-only PMD with rte_flow.
 //
 // A vdev driver registered in the test binary: "net_pgflowtest<N>[,rxq=R][,udp_esp=0|1]
-// [,flow=0|1]" gives a port with R RX queues (default 4, at most 16) and 1 TX queue. It has
+// [,flow=0|1]" gives a port with R RX queues (default 4, at most 16) and up to 16 TX queues (all freeing). It has
 // no wire: packets enter through pgflowtest_inject(), which applies the installed rte_flow
 // rules the way a NIC would and puts each packet on the RX queue they choose, so that
 // rte_eth_rx_burst() on each queue returns what was steered to it. TX frees the packets.
