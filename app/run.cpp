@@ -42,9 +42,10 @@ void print_stats(const dataplane::Runtime& rt, const control::PuntHandler& punt,
     const auto& c = punt.counters();
     std::fprintf(out,
                  "stats: control arp-replies %" PRIu64 " arp-requests %" PRIu64 " learned %" PRIu64
-                 " echo-replies %" PRIu64 " ike %" PRIu64 " no-sa-events %" PRIu64 "\n",
+                 " echo-replies %" PRIu64 " frag-needed %" PRIu64 " ike %" PRIu64 " no-sa-events %" PRIu64
+                 "\n",
                  c.arp_replies_sent, c.arp_requests_sent, c.arp_learned, c.icmp_echo_replies,
-                 c.ike_packets, c.no_sa_events);
+                 c.icmp_frag_needed, c.ike_packets, c.no_sa_events);
     for (size_t i = 0; i < plan.entries.size(); ++i) {
         const auto& e = plan.entries[i];
         std::fprintf(out, "stats: crypto map %s seq %u: active peer %s\n", e.map->name.c_str(),

@@ -5,6 +5,12 @@
 #include <rte_icmp.h>
 #include <rte_ip.h>
 
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "dataplane/fragment.hpp"
 #include "dataplane/pkt_parse.hpp"
 
 namespace peregrine::control {
@@ -14,6 +20,13 @@ using dataplane::PktClass;
 
 namespace {
 constexpr unsigned kBatch = 32;
+constexpr unsigned kFragNeededPerSecond = 100;  // RFC 1812 4.3.2.8: rate-limit ICMP errors
+
+uint64_t now_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
 
 uint32_t be32(rte_be32_t v) { return rte_be_to_cpu_32(v); }
 
@@ -51,6 +64,12 @@ unsigned PuntHandler::poll(unsigned budget) {
 
 void PuntHandler::handle(rte_mbuf* m) {
     const uint16_t port = m->port;  // the worker stored the appliance port index
+    uint16_t mtu = 0;
+    if (dataplane::is_too_big(m, mtu)) {
+        frag_needed(m, port, mtu);  // the worker counted the drop; we only answer
+        rte_pktmbuf_free(m);
+        return;
+    }
     const ParsedPkt p = dataplane::parse_frame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
     bool consumed = false;
     if (p.cls == PktClass::arp) {
@@ -117,6 +136,60 @@ bool PuntHandler::handle_icmp(rte_mbuf* m, uint16_t port) {
     m->data_len = uint16_t(p.l3_off + p.l3_len);
     m->pkt_len = m->data_len;
     if (rt_.send(port, m)) ++c_.icmp_echo_replies;
+    return true;
+}
+
+// ICMP destination unreachable, fragmentation needed (type 3 code 4, RFC 792/1191)
+// to the sender of the frame in `m`, out of the port it came in on, to the MAC it
+// came from. Carries the original IP header + 8 bytes.
+bool PuntHandler::frag_needed(rte_mbuf* m, uint16_t port, uint16_t mtu) {
+    const dataplane::PortRuntime* pr = port_of(rt_, port);
+    if (!pr) return false;
+    const uint64_t now = now_ms();
+    if (now - frag_window_ms_ >= 1000) {
+        frag_window_ms_ = now;
+        frag_in_window_ = 0;
+    }
+    if (frag_in_window_ >= kFragNeededPerSecond) {
+        ++c_.icmp_frag_needed_limited;
+        return false;
+    }
+    const ParsedPkt p = dataplane::parse_frame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
+    if (p.cls == PktClass::malformed || p.cls == PktClass::non_ip || p.vlan) return false;
+    const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+    const uint8_t* oip = frame + p.l3_off;
+    const uint16_t ihl = uint16_t((oip[0] & 0x0f) * 4);
+    const uint16_t quote = uint16_t(std::min<uint32_t>(p.l3_len, ihl + 8u));
+    rte_mbuf* r = rte_pktmbuf_alloc(rt_.pool());
+    if (!r) return false;
+    const uint16_t len = uint16_t(sizeof(rte_ether_hdr) + 20 + 8 + quote);
+    auto* out = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(r, len));
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(out);
+    const auto* in_eth = reinterpret_cast<const rte_ether_hdr*>(frame);
+    eth->dst_addr = in_eth->src_addr;
+    eth->src_addr = pr->mac;
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(out + sizeof(rte_ether_hdr));
+    std::memset(ip, 0, 20);
+    ip->version_ihl = 0x45;
+    ip->total_length = rte_cpu_to_be_16(uint16_t(20 + 8 + quote));
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_ICMP;
+    ip->src_addr = rte_cpu_to_be_32(pr->spec.address);
+    std::memcpy(&ip->dst_addr, oip + 12, 4);  // the original source
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    uint8_t* icmp = out + sizeof(rte_ether_hdr) + 20;
+    icmp[0] = 3;  // destination unreachable
+    icmp[1] = 4;  // fragmentation needed and DF set
+    icmp[2] = icmp[3] = icmp[4] = icmp[5] = 0;
+    icmp[6] = uint8_t(mtu >> 8);
+    icmp[7] = uint8_t(mtu);
+    std::memcpy(icmp + 8, oip, quote);
+    const uint16_t ck = uint16_t(~rte_raw_cksum(icmp, 8u + quote));
+    std::memcpy(icmp + 2, &ck, 2);
+    if (!rt_.send(port, r)) return false;
+    ++frag_in_window_;
+    ++c_.icmp_frag_needed;
     return true;
 }
 

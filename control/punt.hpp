@@ -3,6 +3,9 @@
 //   ARP request for one of our addresses   -> ARP reply (the appliance's ARP responder)
 //   ARP request/reply from a host           -> learn the sender as a neighbour
 //   ICMP echo request to one of our addresses -> echo reply (ping the appliance)
+//   packet too big for the tunnel, DF set   -> ICMP fragmentation needed to its sender
+//                                              (RFC 1191 next-hop MTU), at most
+//                                              kFragNeededPerSecond per second
 //   event no_neighbour(port, ip)            -> ARP request for ip on port
 //   event no_sa(entry)                      -> notify the IKE layer (callback)
 //   IKE and anything else                   -> counted and freed (IKE: callback)
@@ -19,6 +22,7 @@ namespace peregrine::control {
 struct PuntCounters {
     uint64_t arp_replies_sent = 0, arp_requests_sent = 0, arp_learned = 0;
     uint64_t icmp_echo_replies = 0, ike_packets = 0, no_sa_events = 0, dropped = 0;
+    uint64_t icmp_frag_needed = 0, icmp_frag_needed_limited = 0;
 };
 
 class PuntHandler {
@@ -35,6 +39,9 @@ private:
     void handle(rte_mbuf* m);
     bool handle_arp(rte_mbuf* m, uint16_t port);
     bool handle_icmp(rte_mbuf* m, uint16_t port);
+    bool frag_needed(rte_mbuf* m, uint16_t port, uint16_t mtu);
+    uint64_t frag_window_ms_ = 0;
+    unsigned frag_in_window_ = 0;
     dataplane::Runtime& rt_;
     std::function<void(uint32_t)> no_sa_;
     PuntCounters c_;

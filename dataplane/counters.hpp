@@ -21,6 +21,7 @@ namespace peregrine::dataplane {
     X(no_neighbour, "next hop not resolved (ARP request sent)")                    \
     X(no_sa, "crypto ACL says protect, but the entry has no established SA")       \
     X(too_big, "outer packet over the MTU with DF set (ICMP frag-needed sent)")    \
+    X(frag_failed, "DF clear but too many fragments or no mbufs to fragment")      \
     X(encap_failed, "no room in the mbuf for ESP headers/trailer")                 \
     X(seq_overflow, "outbound SA exhausted its sequence numbers")                  \
     X(unknown_spi, "inbound ESP with an SPI of no installed SA")                   \
@@ -76,10 +77,13 @@ struct SaCounters {
 static_assert(sizeof(SaCounters) == 24, "SaCounters layout changed: update the control summing");
 
 struct alignas(64) WorkerCounters {
-    // Per worker, once idle: rx + injected + handoff_in == tx + sum(drops) + punted + handoff_out.
-    // Summed over workers handoff_in == handoff_out, so rx + injected == tx + drops + punted.
+    // Per worker, once idle:
+    //   rx + injected + handoff_in + fragments == tx + sum(drops) + punted + handoff_out.
+    // Summed over workers handoff_in == handoff_out. `fragments` counts the packets that
+    // fragmentation before encryption added (a packet cut in 3 adds 2).
     Counter rx, tx, injected, protected_out, decrypted_in, bypass, punted, iterations;
     Counter handoff_out, handoff_in;  // inbound ESP passed to / received from the SA's owner
+    Counter fragments;                // packets added by fragmentation before encryption
     Counter drops[kDropReasons];
     PortCounters ports[kMaxPorts];
 };

@@ -151,6 +151,15 @@ struct EspBuf {
     EspReason reason;     // out: ok, or why the packet was moved to the tail
 };
 
+// The largest inner packet whose ESP packet fits the SA's max_outer_len: the tunnel
+// MTU the ICMP "fragmentation needed" reports and the fragment size before encryption.
+inline uint32_t esp_max_inner_len(const EspSa& sa) {
+    const uint32_t front = uint32_t(sa.outer_hdr_len) + 8 + sa.iv_len;
+    if (sa.max_outer_len < front + sa.icv_len + sa.pad_align + 2) return 0;
+    const uint32_t room = sa.max_outer_len - front - sa.icv_len;  // payload + padding + 2
+    return room / sa.pad_align * sa.pad_align - 2;
+}
+
 // Sequence number carried in an ESP header (host order), for the replay check.
 inline uint32_t esp_peek_seq(const uint8_t* esp_hdr) {
     return (uint32_t(esp_hdr[4]) << 24) | (uint32_t(esp_hdr[5]) << 16) |

@@ -387,6 +387,7 @@ Stats Runtime::stats() const {
         s.bypass += c.bypass.get();
         s.punted += c.punted.get();
         s.handoff += c.handoff_out.get();
+        s.fragments += c.fragments.get();
         for (size_t d = 0; d < kDropReasons; ++d) s.drops[d] += c.drops[d].get();
     }
     return s;

@@ -9,6 +9,7 @@
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 
+#include "dataplane/fragment.hpp"
 #include "dataplane/runtime_internal.hpp"
 
 namespace peregrine::dataplane {
@@ -56,6 +57,7 @@ inline void event(Runtime::Worker& w, EventType type, uint16_t port, uint32_t va
 
 inline void punt(Runtime::Worker& w, rte_mbuf* m, uint16_t port_index) {
     m->port = port_index;  // the control core sees the appliance port index
+    m->hash.fdir.lo = 0;   // not a too_big report (fragment.hpp), whatever RSS wrote there
     if (rte_ring_enqueue(w.punt, m) != 0) {
         drop(w, m, Drop::punt_full);
         return;
@@ -126,8 +128,15 @@ void protect_group(const Ctx& c, OutboundSa& sa, EspBuf* const* bufs, rte_mbuf* 
         rte_mbuf* m = ml[i];
         if (b->reason != EspReason::ok) {
             Drop why = Drop::encap_failed;
-            if (b->reason == EspReason::too_big) why = Drop::too_big;
-            else if (b->reason == EspReason::seq_overflow) why = Drop::seq_overflow;
+            if (b->reason == EspReason::too_big) {
+                // DF set (DF clear was fragmented before): the control core answers the
+                // sender with ICMP fragmentation-needed; counted here as the drop it is.
+                c.w.counters.drops[static_cast<size_t>(Drop::too_big)].add(1);
+                mark_too_big(m, uint16_t(esp_max_inner_len(sa.esp)));
+                if (rte_ring_enqueue(c.w.punt, m) != 0) rte_pktmbuf_free(m);
+                continue;
+            }
+            if (b->reason == EspReason::seq_overflow) why = Drop::seq_overflow;
             drop(c.w, m, why);
             continue;
         }
@@ -227,6 +236,33 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
                 }
                 if (!ttl_step(ip)) {
                     drop(w, m, Drop::ttl_exceeded);
+                    continue;
+                }
+                OutboundSa& osa = *es->sa;
+                if (pp[i].l3_len > esp_max_inner_len(osa.esp) && !(ip[6] & 0x40)) {
+                    // DF clear and too big for the tunnel: fragment before encryption
+                    rte_mbuf* fm[kMaxFragments];
+                    uint8_t* fip[kMaxFragments];
+                    m->port = pidx;
+                    const uint16_t nf = ipv4_fragment(m, ip, pp[i].l3_len, uint16_t(esp_max_inner_len(osa.esp)),
+                                                      rt.pool(), fm, fip, kMaxFragments);
+                    if (nf == 0) {
+                        drop(w, m, Drop::frag_failed);
+                        continue;
+                    }
+                    w.counters.fragments.add(nf - 1u);
+                    EspBuf fb[kMaxFragments];
+                    EspBuf* fbp[kMaxFragments];
+                    for (uint16_t k = 0; k < nf; ++k) {
+                        uint8_t* fbase = static_cast<uint8_t*>(fm[k]->buf_addr);
+                        fb[k] = EspBuf{};
+                        fb[k].data = fip[k];
+                        fb[k].len = uint32_t((fip[k][2] << 8) | fip[k][3]);
+                        fb[k].headroom = uint32_t(fip[k] - fbase) - kEthLen;
+                        fb[k].tailroom = uint32_t(fm[k]->buf_len - (fip[k] - fbase) - fb[k].len);
+                        fbp[k] = &fb[k];
+                    }
+                    protect_group(c, osa, fbp, fm, nf);
                     continue;
                 }
                 uint8_t* base = static_cast<uint8_t*>(m->buf_addr);

@@ -144,14 +144,14 @@ int main(int argc, char** argv) {
         rt->housekeeping();
         const Stats s = rt->stats();
         const uint64_t done = s.tx + s.total_drops() + s.punted;
-        if (expect && s.rx >= expect && done >= s.rx) break;
-        still = (s.rx == last && done >= s.rx) ? still + 1 : 0;
+        if (expect && s.rx >= expect && done >= s.rx + s.fragments) break;
+        still = (s.rx == last && done >= s.rx + s.fragments) ? still + 1 : 0;
         last = s.rx;
     }
     rt->stop();
     const Stats s = rt->stats();
-    std::printf("rx=%lu\ntx=%lu\nprotected_out=%lu\ndecrypted_in=%lu\nbypass=%lu\npunted=%lu\n",
-                s.rx, s.tx, s.protected_out, s.decrypted_in, s.bypass, s.punted);
+    std::printf("rx=%lu\ntx=%lu\nprotected_out=%lu\ndecrypted_in=%lu\nbypass=%lu\npunted=%lu\nfragments=%lu\n",
+                s.rx, s.tx, s.protected_out, s.decrypted_in, s.bypass, s.punted, s.fragments);
     for (size_t d = 0; d < kDropReasons; ++d)
         if (s.drops[d]) std::printf("drop_%s=%lu\n", kDropNames[d], s.drops[d]);
     rt.reset();  // closes the pcap ports (flushes tx files)

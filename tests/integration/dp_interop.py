@@ -84,6 +84,12 @@ def plaintext_mix():
         pad = max(0, size - len(ip))
         ip = IP(bytes(ip / Raw(bytes(random.getrandbits(8) for _ in range(pad)))))
         pkts.append((kind, Ether(src=IN_MAC, dst="02:00:00:00:00:01") / ip))
+    # Over the tunnel MTU (1500-byte frames, protected): DF clear is fragmented before
+    # encryption (kind 5), DF set is dropped as too_big for an ICMP frag-needed (kind 6).
+    for kind, flags in ((5, 0), (6, "DF")):
+        ip = IP(src="192.0.2.99", dst="203.0.113.99", ttl=64, id=4000 + kind, flags=flags) / UDP(sport=7, dport=7)
+        ip = IP(bytes(ip / Raw(bytes(random.getrandbits(8) for _ in range(1486 - len(ip))))))
+        pkts.append((kind, Ether(src=IN_MAC, dst="02:00:00:00:00:01") / ip))
     return pkts
 
 
@@ -165,15 +171,31 @@ def one_case(tmp, label, algo, klen, aalgo, alen, tname, udp, esn):
     is_esp = [p.haslayer(ESP) or (p.haslayer(UDP) and p[UDP].dport == 4500) for p in out]
     esp_out = [p for p, e in zip(out, is_esp) if e]
     clear_out = [p for p, e in zip(out, is_esp) if not e]
-    ok_dec = 0
-    for i, (p, e) in enumerate(zip(protected, esp_out)):
+    # Decrypt everything; the fragments of the big DF-clear packet (IP id 4005) are
+    # encrypted as they are made, so they may come out ahead of their burst.
+    dec = []
+    for e in esp_out:
         try:
-            d = sa_out.decrypt(IP(bytes(e[IP])))
-            ok_dec += bytes(d) == ttl_minus_one(p[IP])
+            dec.append(sa_out.decrypt(IP(bytes(e[IP]))))
         except Exception as ex:  # noqa: BLE001
             print("  decrypt error:", ex)
-    check(len(esp_out) == len(protected), "%s: %d ESP out, expected %d" % (label, len(esp_out), len(protected)))
+    frags = [d for d in dec if d.id == 4005]
+    rest = [d for d in dec if d.id != 4005]
+    ok_dec = sum(bytes(d) == ttl_minus_one(p[IP]) for p, d in zip(protected, rest))
     check(ok_dec == len(protected), "%s: %d/%d decrypted identical" % (label, ok_dec, len(protected)))
+    big = [p for k, p in mix if k == 5][0]
+    want_big = IP(ttl_minus_one(big[IP]))
+    frags.sort(key=lambda f: f.frag)
+    got_payload = b"".join(bytes(f.payload) for f in frags)
+    check(len(frags) == 2 and frags[0].flags.MF and not frags[1].flags.MF
+          and frags[1].frag * 8 == len(bytes(frags[0].payload))
+          and all(f.ttl == want_big.ttl and len(bytes(f)) <= 1500 for f in frags)
+          and got_payload == bytes(want_big.payload),
+          "%s: DF-clear packet over the tunnel MTU fragmented before encryption (%d fragments)" % (label, len(frags)))
+    check(st.get("drop_too_big", 0) == 1 and st.get("fragments", 0) == 1,
+          "%s: DF-set packet over the tunnel MTU dropped as too_big (%s)" % (label, st))
+    check(all(len(bytes(e[IP])) <= 1500 for e in esp_out), "%s: every ESP packet fits the 1500 MTU" % label)
+    check(len(esp_out) == len(protected) + 2, "%s: %d ESP out, expected %d" % (label, len(esp_out), len(protected) + 2))
     clear_bytes = sorted(bytes(p[IP]) for p in clear_out)
     check(clear_bytes == sorted(ttl_minus_one(p[IP]) for p in clear),
           "%s: clear traffic forwarded as is (%d vs %d)" % (label, len(clear_out), len(clear)))
@@ -185,8 +207,8 @@ def one_case(tmp, label, algo, klen, aalgo, alen, tname, udp, esn):
     check(st.get("drop_icv", 0) == 1, "%s: tampered counted" % label)
     check(st.get("drop_unknown_spi", 0) == 1, "%s: unknown SPI counted" % label)
     check(st.get("drop_bad_esp", 0) + st.get("drop_malformed", 0) == 1, "%s: truncated counted" % label)
-    balance = st["tx"] + sum(v for k, v in st.items() if k.startswith("drop_")) + st["punted"]
-    check(st["rx"] == len(mix) + len(frames) and balance == st["rx"],
+    balance = st["tx"] + sum(v for k, v in st.items() if k.startswith("drop_")) + st["punted"]  # == rx + fragments
+    check(st["rx"] == len(mix) + len(frames) and balance == st["rx"] + st["fragments"],
           "%s: counters balance rx=%d tx+drops+punted=%d" % (label, st["rx"], balance))
     print("%-28s out %d ESP + %d clear, in %d delivered, drops %s" % (
         label, len(esp_out), len(clear_out), len(got),
