@@ -35,6 +35,12 @@ void print_stats(const dataplane::Runtime& rt, const control::PuntHandler& punt,
                  " dropped %" PRIu64 "\n",
                  s.rx, s.tx, s.protected_out, s.decrypted_in, s.bypass, s.punted, s.injected, s.handoff,
                  s.total_drops());
+    for (uint16_t i = 0; i < rt.ports().size(); ++i) {
+        const dataplane::PortStats p = rt.port_stats(i);
+        std::fprintf(out,
+                     "stats: port %s rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64 " pkts %" PRIu64 " bytes\n",
+                     rt.ports()[i].spec.name.c_str(), p.rx_packets, p.rx_bytes, p.tx_packets, p.tx_bytes);
+    }
     for (size_t d = 0; d < dataplane::kDropReasons; ++d)
         if (s.drops[d])
             std::fprintf(out, "stats: drop %-24s %" PRIu64 "  (%s)\n", dataplane::kDropNames[d],

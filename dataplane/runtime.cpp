@@ -393,6 +393,19 @@ Stats Runtime::stats() const {
     return s;
 }
 
+PortStats Runtime::port_stats(uint16_t port_index) const {
+    PortStats s;
+    if (port_index >= kMaxPorts) return s;
+    for (const auto& w : workers_) {
+        const PortCounters& c = w->counters.ports[port_index];
+        s.rx_packets += c.rx_packets.get();
+        s.rx_bytes += c.rx_bytes.get();
+        s.tx_packets += c.tx_packets.get();
+        s.tx_bytes += c.tx_bytes.get();
+    }
+    return s;
+}
+
 SaStats Runtime::sa_stats(int slot) const {
     SaStats s;
     if (slot < 0 || slot >= int(kMaxSas)) return s;

@@ -81,6 +81,9 @@ struct Event {
 struct SaStats {
     uint64_t packets = 0, bytes = 0, last_used_tsc = 0;
 };
+struct PortStats {
+    uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+};
 struct Stats {
     uint64_t rx = 0, tx = 0, injected = 0, protected_out = 0, decrypted_in = 0, bypass = 0, punted = 0;
     uint64_t handoff = 0;  // inbound ESP a worker passed to the SA's owning worker (software dispatch)
@@ -133,6 +136,7 @@ public:
 
     Stats stats() const;
     SaStats sa_stats(int slot) const;
+    PortStats port_stats(uint16_t port_index) const;  // summed over workers
     const std::vector<PortRuntime>& ports() const { return ports_; }
     rte_mempool* pool() const { return pool_; }
     uint16_t worker_count() const { return uint16_t(workers_.size()); }
