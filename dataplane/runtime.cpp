@@ -60,6 +60,7 @@ uint64_t Stats::total_drops() const {
 std::unique_ptr<Runtime> Runtime::create(const DataplaneSpec& spec, std::string& err) {
     std::unique_ptr<Runtime> rt(new Runtime());
     rt->spec_ = spec;
+    rt->entry_count_ = uint32_t(spec.entries.size());
     if (spec.ports.empty() || spec.ports.size() > kMaxPorts) {
         err = "need 1.." + std::to_string(kMaxPorts) + " ports";
         return nullptr;
@@ -86,37 +87,7 @@ std::unique_ptr<Runtime> Runtime::create(const DataplaneSpec& spec, std::string&
         return nullptr;
     }
 
-    // tables: classifiers + routes + port facts
-    auto t = std::make_unique<Tables>();
-    auto out = Classifier::build(spec.entries, Direction::outbound);
-    auto in = Classifier::build(spec.entries, Direction::inbound);
-    if (!out.classifier || !in.classifier) {
-        err = "classifier: " + out.error + in.error;
-        return nullptr;
-    }
-    t->out = std::move(out.classifier);
-    t->in = std::move(in.classifier);
-    std::vector<RouteSpec> routes = spec.routes;
-    for (size_t i = 0; i < spec.ports.size(); ++i) {  // connected routes
-        const auto& p = spec.ports[i];
-        const uint32_t mask = p.prefix_len ? ~0u << (32 - p.prefix_len) : 0;
-        routes.push_back(RouteSpec{p.address & mask, p.prefix_len, uint16_t(i), 0});
-    }
-    auto rr = RouteTable::build(routes);
-    if (!rr.table) {
-        err = "routes: " + rr.error;
-        return nullptr;
-    }
-    t->routes = std::move(rr.table);
-    t->nb_ports = uint16_t(rt->ports_.size());
-    for (size_t i = 0; i < rt->ports_.size(); ++i) {
-        t->port_id[i] = rt->ports_[i].port_id;
-        t->own_addr[i] = rt->ports_[i].spec.address;
-        t->inside[i] = rt->ports_[i].spec.inside;
-        t->mac[i] = rt->ports_[i].mac;
-        t->mtu[i] = rt->ports_[i].spec.mtu;
-    }
-    rt->tables_.publish(std::move(t), *rt->rcu_);
+    if (!rt->build_tables(spec.entries, err)) return nullptr;
     // Inbound ESP steering: probe rte_flow once per outside port. Ports without it log
     // one line when the first SPI falls back, and the workers dispatch by SPI.
     rt->flows_.resize(rt->ports_.size());
@@ -161,6 +132,52 @@ std::unique_ptr<Runtime> Runtime::create(const DataplaneSpec& spec, std::string&
         rt->workers_.push_back(std::move(w));
     }
     return rt;
+}
+
+// Classifiers + routes + port facts, published for the workers.
+bool Runtime::build_tables(const std::vector<MapEntrySpec>& entries, std::string& err) {
+    auto t = std::make_unique<Tables>();
+    auto out = Classifier::build(entries, Direction::outbound);
+    auto in = Classifier::build(entries, Direction::inbound);
+    if (!out.classifier || !in.classifier) {
+        err = "classifier: " + out.error + in.error;
+        return false;
+    }
+    t->out = std::move(out.classifier);
+    t->in = std::move(in.classifier);
+    std::vector<RouteSpec> routes = spec_.routes;
+    for (size_t i = 0; i < spec_.ports.size(); ++i) {  // connected routes
+        const auto& p = spec_.ports[i];
+        const uint32_t mask = p.prefix_len ? ~0u << (32 - p.prefix_len) : 0;
+        routes.push_back(RouteSpec{p.address & mask, p.prefix_len, uint16_t(i), 0});
+    }
+    auto rr = RouteTable::build(routes);
+    if (!rr.table) {
+        err = "routes: " + rr.error;
+        return false;
+    }
+    t->routes = std::move(rr.table);
+    t->nb_ports = uint16_t(ports_.size());
+    for (size_t i = 0; i < ports_.size(); ++i) {
+        t->port_id[i] = ports_[i].port_id;
+        t->own_addr[i] = ports_[i].spec.address;
+        t->inside[i] = ports_[i].spec.inside;
+        t->mac[i] = ports_[i].mac;
+        t->mtu[i] = ports_[i].spec.mtu;
+    }
+    tables_.publish(std::move(t), *rcu_);
+    return true;
+}
+
+bool Runtime::set_entries(const std::vector<MapEntrySpec>& entries, std::string& err) {
+    if (entries.size() != spec_.entries.size()) {
+        err = "set_entries: " + std::to_string(entries.size()) + " entries, the runtime has " +
+              std::to_string(spec_.entries.size());
+        return false;
+    }
+    if (!build_tables(entries, err)) return false;
+    spec_.entries = entries;
+    return true;
 }
 
 Runtime::~Runtime() {

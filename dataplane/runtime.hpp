@@ -120,6 +120,14 @@ public:
     int set_active(uint32_t entry, std::optional<SaSpec> sa, std::string& err);
     uint32_t active_peer(uint32_t entry) const;
 
+    // --- reconfiguration ---
+    // Replace the crypto ACLs of every entry (same number of entries, in evaluation
+    // order). The classifiers are built here, on the calling (control) thread, while the
+    // workers keep forwarding with the old ones; the new tables are published with one
+    // pointer store and the old ones freed after the grace period. The entries' active
+    // SAs are untouched. False with `err` (old tables stay) when a build fails.
+    bool set_entries(const std::vector<MapEntrySpec>& entries, std::string& err);
+
     // --- punt path ---
     // Packets for the control core (ARP, IKE, ICMP to us): dequeue up to n.
     unsigned dequeue_punted(rte_mbuf** out, unsigned n);
@@ -152,7 +160,7 @@ public:
     // --- worker-side readers (valid until the worker's next quiescent report) ---
     const EntryState* entry_state(uint32_t entry) const { return entries_[entry].read(); }
     const SaInTable* sa_in_table() const { return sa_in_.read(); }
-    uint32_t spec_entry_count() const { return uint32_t(spec_.entries.size()); }
+    uint32_t spec_entry_count() const { return entry_count_; }  // fixed at create (workers read it)
     inline rte_ring* handoff_ring(uint16_t worker) const;  // runtime_internal.hpp
 
 
@@ -161,7 +169,8 @@ private:
     int alloc_sa_slot();
     void free_sa_slot(int slot);
 
-    DataplaneSpec spec_;
+    DataplaneSpec spec_;    // control side only (set_entries rewrites spec_.entries)
+    uint32_t entry_count_ = 0;
     std::vector<PortRuntime> ports_;
     rte_mempool* pool_ = nullptr;
     std::unique_ptr<Rcu> rcu_;
@@ -182,6 +191,7 @@ private:
     void unsteer_spi(uint32_t spi);
 
     void publish_sa_in();
+    bool build_tables(const std::vector<MapEntrySpec>& entries, std::string& err);
     friend int worker_main(void*);
 };
 
