@@ -1,6 +1,7 @@
 // app/options.cpp - command-line parsing (no EAL, no side effects).
 #include "app/options.hpp"
 
+#include <cstdlib>
 #include <cstring>
 
 namespace peregrine::app {
@@ -15,6 +16,8 @@ const char* usage() {
            "                        does not initialise EAL or touch hugepages\n"
            "  -s, --socket PATH     control socket for peregrinectl\n"
            "                        (default /run/peregrine/<file-prefix>.sock)\n"
+           "      --idle-sleep US   idle workers sleep US microseconds per empty poll\n"
+           "                        (labs and shared machines; default 0: busy-poll)\n"
            "      --version         print the version and exit\n"
            "  -h, --help            this text\n"
            "\n"
@@ -49,6 +52,12 @@ Options parse_options(int argc, const char* const* argv) {
             o.check_config = true;
         } else if (a == "-s" || a == "--socket") {
             o.control_socket = value("a PATH");
+        } else if (a == "--idle-sleep") {
+            const std::string v = value("microseconds");
+            char* end = nullptr;
+            const unsigned long us = std::strtoul(v.c_str(), &end, 10);
+            if (v.empty() || *end || us > 100000) o.error = "--idle-sleep needs 0..100000 microseconds";
+            else o.idle_sleep_us = uint32_t(us);
         } else if (a == "--version") {
             o.version = true;
         } else if (a == "-h" || a == "--help") {

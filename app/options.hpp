@@ -18,6 +18,7 @@ struct Options {
     bool version = false;
     bool help = false;
     std::string control_socket;  // CLI socket path (peregrinectl)
+    uint32_t idle_sleep_us = 0;  // workers sleep when idle (labs, shared cores); 0 = busy-poll
     std::string error;           // non-empty: bad command line
 };
 

@@ -90,6 +90,7 @@ int run(const Options& opt, const config::Config& cfg) {
     }
     unsigned lc;
     RTE_LCORE_FOREACH_WORKER(lc) { plan.spec.worker_lcores.push_back(lc); }
+    plan.spec.idle_sleep_us = opt.idle_sleep_us;
 
     int rc = 0;
     {

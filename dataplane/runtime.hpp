@@ -53,6 +53,10 @@ struct DataplaneSpec {
     std::vector<uint16_t> entry_port;     // per entry: the outside port index it sends on
     std::vector<unsigned> worker_lcores;  // one worker per lcore
     uint32_t mbufs = 16383;
+    // Workers busy-poll (0, the appliance default). > 0: after kIdleSpins empty loop
+    // iterations a worker sleeps this many microseconds per further empty iteration,
+    // so that labs and shared machines keep a core for the kernel and other processes.
+    uint32_t idle_sleep_us = 0;
 };
 
 // One SA as the control core installs it (static or negotiated).

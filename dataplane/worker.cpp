@@ -393,16 +393,24 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
 
 }  // namespace
 
+// Empty iterations before an idle worker starts sleeping (only with idle_sleep_us > 0):
+// about 0.1-1 ms of polling, so a burst gap under load never sleeps.
+constexpr uint32_t kIdleSpins = 1024;
+
 int worker_main(void* arg) {
     auto& w = *static_cast<Runtime::Worker*>(arg);
     Runtime& rt = *w.rt;
     rte_mbuf* pkts[kBurst];
+    const uint32_t idle_sleep_us = rt.spec_.idle_sleep_us;
+    uint32_t empty = 0;
     rt.rcu_->online(w.index);
     while (!rt.stop_flag_.load(std::memory_order_relaxed)) {
         // One snapshot per iteration; quiescent at the end releases it.
         const Runtime::Tables* t = rt.tables_.read();
+        uint32_t got = 0;
         for (uint16_t p = 0; p < t->nb_ports; ++p) {
             const uint16_t n = rte_eth_rx_burst(t->port_id[p], w.index, pkts, kBurst);
+            got += n;
             if (n) process_burst(rt, w, *t, p, pkts, n);
         }
         {  // inbound ESP of SAs this worker owns, received by another worker
@@ -433,6 +441,10 @@ int worker_main(void* arg) {
         for (uint16_t p = 0; p < t->nb_ports; ++p) flush_port(w, *t, p);
         w.counters.iterations.add(1);
         rt.rcu_->quiescent(w.index);
+        if (idle_sleep_us) {  // opt-in: never taken on an appliance that busy-polls
+            empty = got ? 0 : empty + 1;
+            if (empty > kIdleSpins) rte_delay_us_sleep(idle_sleep_us);  // quiescent already
+        }
     }
     rt.rcu_->offline(w.index);
     return 0;
