@@ -142,6 +142,13 @@ public:
     void learn_neighbour(uint32_t ip, uint16_t port_index, const rte_ether_addr& mac);
     const NeighbourTable* neighbours() const { return neighbours_.read(); }
 
+    // --- tests and fuzz targets ---
+    // Run frames received on appliance port `port_index` through worker 0's pipeline on
+    // the calling thread, then flush its TX buffers. Only while the workers are not
+    // running (before start() or after stop()); the packets are consumed. Returns false
+    // (nothing done) when the workers run or the port index is out of range.
+    bool run_inline(uint16_t port_index, rte_mbuf** pkts, uint16_t n);
+
     // --- periodic housekeeping (RCU reclamation); call from the control loop ---
     void housekeeping() { rcu_->reclaim(); }
     void quiesce() { rcu_->drain(); }  // tests / shutdown

@@ -9,6 +9,8 @@
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 
+#include <algorithm>
+
 #include "dataplane/fragment.hpp"
 #include "dataplane/runtime_internal.hpp"
 
@@ -396,6 +398,17 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
 // Empty iterations before an idle worker starts sleeping (only with idle_sleep_us > 0):
 // about 0.1-1 ms of polling, so a burst gap under load never sleeps.
 constexpr uint32_t kIdleSpins = 1024;
+
+bool Runtime::run_inline(uint16_t port_index, rte_mbuf** pkts, uint16_t n) {
+    if (running_ || workers_.empty()) return false;
+    const Tables* t = tables_.read();  // no concurrent publish: the caller is the control thread
+    if (port_index >= t->nb_ports) return false;
+    Worker& w = *workers_[0];
+    for (uint16_t i = 0; i < n; i += kBurst)
+        process_burst(*this, w, *t, port_index, pkts + i, uint16_t(std::min<int>(kBurst, n - i)));
+    for (uint16_t p = 0; p < t->nb_ports; ++p) flush_port(w, *t, p);
+    return true;
+}
 
 int worker_main(void* arg) {
     auto& w = *static_cast<Runtime::Worker*>(arg);
