@@ -310,7 +310,7 @@ std::optional<CryptoMapEntry> load_entry(Ctx& ctx, const Config& cfg, const Sett
     }
     Group g(ctx, es, where,
             {"seq", "type", "match-address", "peers", "transform-sets", "pfs", "lifetime", "lifetime-kb",
-             "idle-time", "udp-encap", "esn", "replay-window", "failback", "inbound", "outbound"});
+             "idle-time", "udp-encap", "esn", "replay-window", "anti-replay", "failback", "inbound", "outbound"});
     CryptoMapEntry e;
     e.line = g.line();
     bool ok = true;
@@ -434,6 +434,17 @@ std::optional<CryptoMapEntry> load_entry(Ctx& ctx, const Config& cfg, const Sett
     else if (g.has("udp-encap")) ok = false;
     if (auto b = g.boolean("esn")) e.esn = *b;
     else if (g.has("esn")) ok = false;
+    if (auto b = g.boolean("anti-replay")) {
+        e.anti_replay = *b;
+        if (!e.anti_replay && e.esn) {
+            // RFC 4303 A2: the receiver infers the high 32 bits of an ESN from its window.
+            g.error("anti-replay", "esn needs the anti-replay window (it infers the high 32 bits): "
+                                   "anti-replay = false cannot be combined with esn = true");
+            ok = false;
+        }
+    } else if (g.has("anti-replay")) {
+        ok = false;
+    }
     if (g.has("replay-window")) {
         auto v = g.integer("replay-window", false, kAnyInt64Lo, kAnyInt64Hi);
         if (v && !valid_replay_window(*v)) {

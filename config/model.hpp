@@ -192,6 +192,7 @@ struct CryptoMapEntry {
     bool udp_encap = false;                  // RFC 3948 ESP-in-UDP, port 4500
     bool esn = false;                        // 64-bit extended sequence numbers
     uint16_t replay_window = 0;              // 0 = the global window
+    bool anti_replay = true;                 // false: `set security-association replay disable`
     std::optional<ManualSa> inbound;         // ipsec-manual only
     std::optional<ManualSa> outbound;        // ipsec-manual only
     std::optional<Failback> failback;

@@ -70,8 +70,11 @@ void print_entry(std::ostringstream& o, const Config& cfg, const CryptoMapEntry&
         o << "    inbound spi 0x" << std::hex << (e.inbound ? e.inbound->spi : 0) << ", outbound spi 0x"
           << (e.outbound ? e.outbound->spi : 0) << std::dec << ", keys: configured\n";
     }
-    o << "    replay window " << (e.replay_window ? e.replay_window : cfg.ipsec.replay_window)
-      << (e.esn ? ", esn" : "") << (e.udp_encap ? ", udp-encap" : "") << '\n';
+    if (e.anti_replay)
+        o << "    replay window " << (e.replay_window ? e.replay_window : cfg.ipsec.replay_window);
+    else
+        o << "    anti-replay disabled";
+    o << (e.esn ? ", esn" : "") << (e.udp_encap ? ", udp-encap" : "") << '\n';
 }
 
 }  // namespace

@@ -113,7 +113,8 @@ bool plan_dataplane(const config::Config& cfg, DataplanePlan& out, std::string& 
                       "' seq " + std::to_string(e.seq) + ": incomplete ipsec-manual entry";
                 return false;
             }
-            const uint32_t window = e.replay_window ? e.replay_window : cfg.ipsec.replay_window;
+            const uint32_t window =
+                !e.anti_replay ? 0 : e.replay_window ? e.replay_window : cfg.ipsec.replay_window;
             const uint32_t peer = *e.peers.front().ip;
             out.static_sas.push_back(
                 {index, manual_sa(*e.inbound, *t, e, index, map.local_address, peer, window),

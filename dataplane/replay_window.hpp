@@ -68,6 +68,15 @@ public:
 
     explicit ReplayWindow(uint32_t bits = kMinBits, bool esn = false) noexcept;
 
+    // Anti-replay disabled for the SA (Cisco `set security-association replay disable`):
+    // check() accepts every number and update() always succeeds; ESN is not supported
+    // without a window (the configuration rejects the combination).
+    static ReplayWindow disabled() noexcept {
+        ReplayWindow w;
+        w.off_ = true;
+        return w;
+    }
+
     // Before the ICV check. Does not modify the window.
     ReplayCheck check(uint32_t seq32) const noexcept;
 
@@ -82,6 +91,7 @@ public:
     uint64_t top() const { return top_; }   // highest authenticated sequence number, 0 = none
     uint32_t size() const { return bits_; }
     bool esn() const { return esn_; }
+    bool enabled() const { return !off_; }
 
 private:
     // 64-bit number -> (block slot, bit) for a number within the window (top-s < bits_).
@@ -92,6 +102,7 @@ private:
     uint32_t nblocks_ = kMinBits / kBlockBits + 1;
     uint32_t top_slot_ = 0;  // ring slot of top_'s block
     bool esn_ = false;
+    bool off_ = false;  // anti-replay disabled: every number passes
     uint64_t bitmap_[kMaxBlocks] = {};
 };
 

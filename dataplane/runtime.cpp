@@ -273,7 +273,9 @@ int Runtime::add_inbound_sa(SaSpec spec, std::string& err) {
         }
     auto sa = std::make_unique<InboundSa>();
     if (!make_sa(spec, false, sa->keys, sa->esp, err)) return -1;
-    sa->window = ReplayWindow(ReplayWindow::effective_size(spec.replay_window), spec.esn);
+    sa->window = spec.replay_window == 0
+                     ? ReplayWindow::disabled()
+                     : ReplayWindow(ReplayWindow::effective_size(spec.replay_window), spec.esn);
     sa->spi = spec.spi;
     sa->entry = spec.entry;
     sa->peer = spec.peer;

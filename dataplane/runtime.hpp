@@ -69,7 +69,7 @@ struct SaSpec {
     uint32_t peer = 0;   // outer destination (outbound) / the sender (inbound)
     bool udp_encap = false;
     bool esn = false;
-    uint32_t replay_window = 64;
+    uint32_t replay_window = 64;  // 0 = anti-replay disabled (inbound)
     uint32_t entry = 0;  // crypto map entry index
     uint16_t mtu = 1500; // outbound: path MTU of the outside port
 };

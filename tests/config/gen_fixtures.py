@@ -288,6 +288,13 @@ CASES = [
     ("entry_replay_window", "replay window not a multiple of 64",
      [('        pfs = 19;\n', '        pfs = 19; replay-window = 100;' + M + '\n')],
      "crypto map 'tohub' seq 1: replay-window must be 64 to 4096 and a multiple of 64 (got 100)", 1),
+    ("anti_replay_with_esn", "anti-replay disabled on an ESN entry",
+     [('        pfs = 19;\n', '        pfs = 19; esn = true; anti-replay = false;' + M + '\n')],
+     "crypto map 'tohub' seq 1: esn needs the anti-replay window (it infers the high 32 bits): "
+     "anti-replay = false cannot be combined with esn = true", 1),
+    ("anti_replay_type", "anti-replay is not a boolean",
+     [('        pfs = 19;\n', '        pfs = 19; anti-replay = "off";' + M + '\n')],
+     "crypto map 'tohub' seq 1: 'anti-replay' must be true or false, not a string", 1),
     ("global_replay_window", "global replay window too large",
      [('replay-window = 64; };\n', 'replay-window = 8192; };' + M + '\n')],
      "ipsec: replay-window must be 64 to 4096 and a multiple of 64 (got 8192)", 1),

@@ -225,6 +225,25 @@ PG_TEST(replay, update_revalidates) {
     CU_ASSERT_EQUAL(w.check(5).verdict, V::ok);
 }
 
+// Anti-replay disabled: every number passes, repeatedly, and update never refuses.
+PG_TEST(replay, disabled_accepts_everything) {
+    ReplayWindow w = ReplayWindow::disabled();
+    CU_ASSERT_FALSE(w.enabled());
+    CU_ASSERT_TRUE(ReplayWindow(64).enabled());
+    for (int round = 0; round < 3; ++round) {
+        for (uint32_t s : {5u, 1u, 5u, 100000u, 2u, 0u, UINT32_MAX}) {
+            const auto c = w.check(s);
+            CU_ASSERT_TRUE(c.ok());
+            CU_ASSERT_EQUAL(c.seq, s);
+            CU_ASSERT_TRUE(w.update(c.seq));
+        }
+    }
+    // while an enabled window refuses the same sequence
+    ReplayWindow on(64);
+    CU_ASSERT_TRUE(on.update(on.check(5).seq));
+    CU_ASSERT_EQUAL(on.check(5).verdict, ReplayVerdict::replayed);
+}
+
 PG_TEST(replay, verdict_names) {
     PG_ASSERT_STR_EQ(to_string(V::ok), "ok");
     PG_ASSERT_STR_EQ(to_string(V::replayed), "replayed");
