@@ -202,7 +202,7 @@ def cmd_esp(a):
         if a.udp_encap:
             e = fix_nat_udp(e)
         e = bytes(IP(e))  # recompute nothing, but validate the bytes parse
-        frames.append(bytes(Ether(src=PEER_MAC, dst=GW_MAC)) + e)
+        frames.append(bytes(Ether(src=PEER_MAC, dst=GW_MAC, type=0x0800)) + e)  # no payload: say IPv4
         want = esp_ip_len(frame - 14, a.transform, a.udp_encap)
         assert len(e) == want, (len(e), want)
     write(a.out, frames)
