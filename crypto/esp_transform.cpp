@@ -179,13 +179,13 @@ KeySchedule::~KeySchedule() {
 
 struct Engine::Scratch {
     struct alignas(64) PerOp {
-        uint8_t nonce[16];      // GCM: salt || explicit IV (12 used)
-        uint8_t aad[16];        // GCM: SPI || [ESN-high ||] seq-low
         uint8_t tag[32];        // computed tag / HMAC output
         uint8_t icv[16];        // CBC+ESN decrypt: saved received ICV
         const uint8_t* expect;  // decrypt: received ICV to compare with
     };
     PerOp op[kRound];
+    gcm_context_data gcm_ctx;  // direct GCM API: per call, reused (holds no key material
+                               // beyond the call; wiped with the rest on destruction)
     // CBC IV generator: AES-128-CTR keystream under a random key and nonce.
     alignas(16) uint8_t ctr_key[kAesSchedule];
     alignas(16) uint8_t ctr_dec[kAesSchedule];  // required by key expansion, unused
@@ -304,10 +304,10 @@ const uint8_t* Engine::next_iv() noexcept {
 
 namespace {
 
-// Fill one job for op; return a status other than ok if the op is malformed.
-OpStatus fill_job(IMB_JOB* job, EspOp& op, uint8_t* nonce, uint8_t* aad, uint8_t* tag,
-                  uint8_t* icv_save, const uint8_t** expect, const uint8_t* fresh_iv,
-                  bool encrypt) {
+// Fill one AES-CBC + HMAC job for op (GCM never takes the job path: Engine::gcm_one);
+// return a status other than ok if the op is malformed.
+OpStatus fill_job(IMB_JOB* job, EspOp& op, uint8_t* tag, uint8_t* icv_save, const uint8_t** expect,
+                  const uint8_t* fresh_iv, bool encrypt) {
     const Transform t = op.keys->transform();
     const TransformInfo& ti = info(t);
     const auto& m = op.keys->material();
@@ -317,39 +317,6 @@ OpStatus fill_job(IMB_JOB* job, EspOp& op, uint8_t* nonce, uint8_t* aad, uint8_t
     job->key_len_in_bytes = ti.cipher_key_len;
     job->auth_tag_output = tag;
     *expect = op.icv;
-    if (ti.cipher == Cipher::aes_gcm) {
-        if (encrypt && !op.iv_given) {
-            const uint64_t seq64 = (uint64_t(esn_hi) << 32) | get_be32(op.esp_hdr + 4);
-            put_be64(op.iv, seq64);
-        }
-        std::memcpy(nonce, m.gcm.salt, 4);
-        std::memcpy(nonce + 4, op.iv, 8);
-        std::memcpy(aad, op.esp_hdr, 4);
-        uint64_t aad_len = 8;
-        if (op.esn) {
-            put_be32(aad + 4, esn_hi);
-            std::memcpy(aad + 8, op.esp_hdr + 4, 4);
-            aad_len = 12;
-        } else {
-            std::memcpy(aad + 4, op.esp_hdr + 4, 4);
-        }
-        job->cipher_mode = IMB_CIPHER_GCM;
-        job->hash_alg = IMB_AUTH_AES_GMAC;
-        job->enc_keys = &m.gcm.key;
-        job->dec_keys = &m.gcm.key;
-        job->src = op.payload;
-        job->dst = op.payload;
-        job->cipher_start_src_offset_in_bytes = 0;
-        job->msg_len_to_cipher_in_bytes = op.len;
-        job->hash_start_src_offset_in_bytes = 0;
-        job->msg_len_to_hash_in_bytes = op.len;
-        job->iv = nonce;
-        job->iv_len_in_bytes = 12;
-        job->u.GCM.aad = aad;
-        job->u.GCM.aad_len_in_bytes = aad_len;
-        job->auth_tag_output_len_in_bytes = 16;
-        return OpStatus::ok;
-    }
     // AES-CBC + HMAC: the authenticated region is one contiguous span from esp_hdr.
     if (op.len == 0 || op.len % 16 != 0) return OpStatus::bad_length;
     if (op.iv != op.esp_hdr + 8 || op.payload != op.iv + 16) return OpStatus::bad_layout;
@@ -385,17 +352,77 @@ OpStatus fill_job(IMB_JOB* job, EspOp& op, uint8_t* nonce, uint8_t* aad, uint8_t
     return OpStatus::ok;
 }
 
+// Constant-time equality of two ICVs (n <= 16): no early exit on the first mismatch.
+inline bool icv_equal(const uint8_t* a, const uint8_t* b, uint32_t n) {
+    uint8_t diff = 0;
+    for (uint32_t i = 0; i < n; ++i) diff |= uint8_t(a[i] ^ b[i]);
+    return diff == 0;
+}
+
 }  // namespace
+
+// AES-GCM through IPsec-MB's direct API: one call per packet, the tag written straight
+// into the packet (encrypt) or compared with it in constant time (decrypt). For GCM the
+// job/burst API runs the same single-buffer code behind a job queue, so the direct call
+// saves the job fill, validation and completion bookkeeping (docs/PERFORMANCE.md).
+OpStatus Engine::gcm_one(EspOp& op, bool encrypt) noexcept {
+    Scratch& s = *scratch_;
+    const auto& m = op.keys->material();
+    const bool aes128 = info(op.keys->transform()).cipher_key_len == 16;
+    const uint32_t esn_hi = op.esn ? op.esn_hi : 0;
+    if (encrypt && !op.iv_given) {
+        const uint64_t seq64 = (uint64_t(esn_hi) << 32) | get_be32(op.esp_hdr + 4);
+        put_be64(op.iv, seq64);
+    }
+    alignas(16) uint8_t nonce[16];
+    std::memcpy(nonce, m.gcm.salt, 4);
+    std::memcpy(nonce + 4, op.iv, 8);
+    alignas(16) uint8_t aad[16];
+    std::memcpy(aad, op.esp_hdr, 4);
+    uint64_t aad_len = 8;
+    if (op.esn) {
+        put_be32(aad + 4, esn_hi);
+        std::memcpy(aad + 8, op.esp_hdr + 4, 4);
+        aad_len = 12;
+    } else {
+        std::memcpy(aad + 4, op.esp_hdr + 4, 4);
+    }
+    if (encrypt) {
+        if (aes128)
+            IMB_AES128_GCM_ENC(mgr_, &m.gcm.key, &s.gcm_ctx, op.payload, op.payload, op.len, nonce, aad,
+                               aad_len, op.icv, 16);
+        else
+            IMB_AES256_GCM_ENC(mgr_, &m.gcm.key, &s.gcm_ctx, op.payload, op.payload, op.len, nonce, aad,
+                               aad_len, op.icv, 16);
+        return OpStatus::ok;
+    }
+    alignas(16) uint8_t tag[16];
+    if (aes128)
+        IMB_AES128_GCM_DEC(mgr_, &m.gcm.key, &s.gcm_ctx, op.payload, op.payload, op.len, nonce, aad, aad_len,
+                           tag, 16);
+    else
+        IMB_AES256_GCM_DEC(mgr_, &m.gcm.key, &s.gcm_ctx, op.payload, op.payload, op.len, nonce, aad, aad_len,
+                           tag, 16);
+    return icv_equal(tag, op.icv, 16) ? OpStatus::ok : OpStatus::auth_failed;
+}
 
 uint32_t Engine::run_round(EspOp* ops, OpStatus* status, uint32_t n, bool encrypt) noexcept {
     Scratch& s = *scratch_;
-    // Reserve CBC IVs up front so a pool refill never interleaves with queued jobs.
-    if (encrypt) {
-        uint32_t need = 0;
-        for (uint32_t i = 0; i < n; ++i)
-            need += !ops[i].iv_given && !is_aead(ops[i].keys->transform());
-        if (need > kIvPool - s.iv_next) refill_ivs();
+    // AES-GCM ops first, through the direct API (no job). What is left uses the job API.
+    uint32_t njobs = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        if (is_aead(ops[i].keys->transform()))
+            status[i] = gcm_one(ops[i], encrypt);
+        else
+            ++njobs;
     }
+    if (njobs == 0) {
+        uint32_t good = 0;
+        for (uint32_t i = 0; i < n; ++i) good += status[i] == OpStatus::ok;
+        return good;
+    }
+    // Reserve CBC IVs up front so a pool refill never interleaves with queued jobs.
+    if (encrypt && njobs > kIvPool - s.iv_next) refill_ivs();
     auto complete = [&](IMB_JOB* job) {
         const auto i = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(job->user_data));
         EspOp& op = ops[i];
@@ -408,22 +435,20 @@ uint32_t Engine::run_round(EspOp* ops, OpStatus* status, uint32_t n, bool encryp
             std::memcpy(op.icv, s.op[i].tag, icv_len);
             status[i] = OpStatus::ok;
         } else {
-            status[i] = CRYPTO_memcmp(s.op[i].tag, s.op[i].expect, icv_len) == 0
-                            ? OpStatus::ok
-                            : OpStatus::auth_failed;
+            status[i] = icv_equal(s.op[i].tag, s.op[i].expect, icv_len) ? OpStatus::ok : OpStatus::auth_failed;
         }
     };
     auto prepare = [&](IMB_JOB* job, uint32_t i) {
         const bool want_iv = encrypt && !ops[i].iv_given && !is_aead(ops[i].keys->transform());
         auto& so = s.op[i];
-        const OpStatus st = fill_job(job, ops[i], so.nonce, so.aad, so.tag, so.icv, &so.expect,
-                                     want_iv ? next_iv() : nullptr, encrypt);
+        const OpStatus st = fill_job(job, ops[i], so.tag, so.icv, &so.expect, want_iv ? next_iv() : nullptr, encrypt);
         job->user_data = reinterpret_cast<void*>(uintptr_t(i));
         return st;
     };
 
     if (opts_.api == MbApi::job) {
         for (uint32_t i = 0; i < n; ++i) {
+            if (is_aead(ops[i].keys->transform())) continue;  // done above
             IMB_JOB* job = IMB_GET_NEXT_JOB(mgr_);
             const OpStatus st = prepare(job, i);
             if (st != OpStatus::ok) {  // slot not submitted: the next get reuses it
@@ -436,15 +461,19 @@ uint32_t Engine::run_round(EspOp* ops, OpStatus* status, uint32_t n, bool encryp
         for (IMB_JOB* done = IMB_FLUSH_JOB(mgr_); done; done = IMB_FLUSH_JOB(mgr_)) complete(done);
     } else {
         IMB_JOB* jobs[kRound];
-        uint32_t got = IMB_GET_NEXT_BURST(mgr_, n, jobs);
-        if (got < n) {  // cannot happen: every call drains the queue before returning
+        uint32_t got = IMB_GET_NEXT_BURST(mgr_, njobs, jobs);
+        if (got < njobs) {  // cannot happen: every call drains the queue before returning
             while (IMB_FLUSH_BURST(mgr_, kRound, jobs) > 0) {
             }
-            for (uint32_t i = 0; i < n; ++i) status[i] = OpStatus::engine_error;
-            return 0;
+            for (uint32_t i = 0; i < n; ++i)
+                if (!is_aead(ops[i].keys->transform())) status[i] = OpStatus::engine_error;
+            uint32_t good = 0;
+            for (uint32_t i = 0; i < n; ++i) good += status[i] == OpStatus::ok;
+            return good;
         }
         uint32_t m = 0;
         for (uint32_t i = 0; i < n; ++i) {
+            if (is_aead(ops[i].keys->transform())) continue;  // done above
             const OpStatus st = prepare(jobs[m], i);
             if (st != OpStatus::ok)
                 status[i] = st;

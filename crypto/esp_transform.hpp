@@ -221,6 +221,7 @@ class Engine {
     struct Scratch;
     uint32_t run(std::span<EspOp> ops, std::span<OpStatus> status, bool encrypt) noexcept;
     uint32_t run_round(EspOp* ops, OpStatus* status, uint32_t n, bool encrypt) noexcept;
+    OpStatus gcm_one(EspOp& op, bool encrypt) noexcept;
     bool refill_ivs() noexcept;
     const uint8_t* next_iv() noexcept;
 
