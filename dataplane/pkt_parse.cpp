@@ -2,6 +2,7 @@
 // check against `len` (frame) or `l3_end` (IPv4 total length), never the other way round.
 #include "dataplane/pkt_parse.hpp"
 
+#include <cstring>
 #include <iterator>
 
 namespace peregrine::dataplane {
@@ -90,11 +91,31 @@ const char* describe(MalformedReason r) {
 }
 
 uint16_t ipv4_header_checksum(const uint8_t* hdr, size_t len) noexcept {
-    uint32_t sum = 0;
-    for (size_t i = 0; i + 1 < len; i += 2) sum += rd16(hdr + i);
-    if (len & 1) sum += uint32_t{hdr[len - 1]} << 8;
+    // Ones'-complement sum in 32-bit words, folded at the end (RFC 1071: the sum is
+    // byte-order independent, so native loads are summed and the result swapped back).
+    uint64_t sum = 0;
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        uint32_t w;
+        std::memcpy(&w, hdr + i, 4);
+        sum += w;
+    }
+    for (; i + 1 < len; i += 2) {
+        uint16_t w;
+        std::memcpy(&w, hdr + i, 2);
+        sum += w;
+    }
+    if (len & 1) {
+        const uint8_t tail[2] = {hdr[len - 1], 0};
+        uint16_t w;
+        std::memcpy(&w, tail, 2);
+        sum += w;
+    }
     while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<uint16_t>(~sum);
+    const auto folded = static_cast<uint16_t>(~sum);
+    uint8_t b[2];
+    std::memcpy(b, &folded, 2);
+    return static_cast<uint16_t>(b[0] << 8 | b[1]);  // native -> network -> host value
 }
 
 ParsedPkt parse_frame(const uint8_t* frame, size_t len) noexcept {

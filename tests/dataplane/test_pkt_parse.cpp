@@ -275,3 +275,24 @@ PG_TEST(parse, ipv4_checksum_known_answer) {
                            0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7};
     CU_ASSERT_EQUAL(ipv4_header_checksum(h, sizeof(h)), 0xb861);
 }
+
+// The word-at-a-time checksum equals the textbook 16-bit big-endian sum for every
+// length (odd ones included) and random contents.
+PG_TEST(parse, ipv4_checksum_matches_naive_sum) {
+    std::mt19937 rng(1071);
+    uint8_t h[64];
+    for (int round = 0; round < 20000; ++round) {
+        const size_t len = size_t(rng() % sizeof h);
+        for (auto& b : h) b = uint8_t(rng() >> (round % 3 == 0 ? 31 : 0));  // also near-all-zero/0xff
+        if (round % 5 == 0) std::memset(h, 0xff, sizeof h);
+        uint32_t sum = 0;
+        for (size_t i = 0; i + 1 < len; i += 2) sum += uint32_t(h[i] << 8 | h[i + 1]);
+        if (len & 1) sum += uint32_t(h[len - 1]) << 8;
+        while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+        if (ipv4_header_checksum(h, len) != uint16_t(~sum)) {
+            CU_FAIL("checksum differs from the naive sum");
+            return;
+        }
+    }
+    CU_PASS("20000 random headers");
+}
