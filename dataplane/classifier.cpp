@@ -93,7 +93,7 @@ void Classifier::AclCtxDeleter::operator()(rte_acl_ctx* c) const noexcept { rte_
 Classifier::~Classifier() = default;
 
 Classifier::BuildResult Classifier::build(std::span<const MapEntrySpec> entries, Direction dir,
-                                          int socket_id) {
+                                          int socket_id, ClassifierImpl impl) {
     const auto t0 = std::chrono::steady_clock::now();
     const size_t heap0 = dpdk_heap_allocated();
     BuildResult res;
@@ -174,9 +174,11 @@ Classifier::BuildResult Classifier::build(std::span<const MapEntrySpec> entries,
         }
     }
 
-    // ---- one rte_acl context per 16 resume points
+    // ---- one rte_acl context per 16 resume points (none for the linear walk)
+    c.linear_ = impl == ClassifierImpl::linear ||
+                (impl == ClassifierImpl::automatic && total_aces <= kLinearMaxAces);
     const auto n_resume = static_cast<uint32_t>(resume.size());
-    const uint32_t n_ctx = (n_resume + kCatsPerContext - 1) / kCatsPerContext;
+    const uint32_t n_ctx = c.linear_ ? 0 : (n_resume + kCatsPerContext - 1) / kCatsPerContext;
     c.contexts_.resize(n_ctx);
     uint32_t acl_rules = 0;
     std::vector<PgAclRule> acl;
@@ -240,6 +242,7 @@ Classifier::BuildResult Classifier::build(std::span<const MapEntrySpec> entries,
     c.stats_.deny_entries = deny_entries;
     c.stats_.resume_points = n_resume;
     c.stats_.contexts = n_ctx;
+    c.stats_.linear = c.linear_;
     c.stats_.acl_rules = acl_rules;
     const size_t heap1 = dpdk_heap_allocated();
     c.stats_.memory_bytes = heap1 > heap0 ? heap1 - heap0 : 0;
@@ -250,8 +253,33 @@ Classifier::BuildResult Classifier::build(std::span<const MapEntrySpec> entries,
     return res;
 }
 
+// The semantics spelled out: ACEs in global (sequence, then list) order; the first
+// match of an entry decides it: permit -> that entry; deny -> skip to the next entry.
+uint32_t Classifier::classify_linear(const FlowKey& key) const noexcept {
+    const uint32_t src = rte_be_to_cpu_32(key.src), dst = rte_be_to_cpu_32(key.dst);
+    const uint16_t sp = rte_be_to_cpu_16(key.sport), dp = rte_be_to_cpu_16(key.dport);
+    const auto n = static_cast<uint32_t>(host_aces_.size());
+    for (uint32_t g = 0; g < n;) {
+        const HostAce& a = host_aces_[g];
+        if ((a.proto == 0 || a.proto == key.proto) && (src & a.src_mask) == a.src &&
+            (dst & a.dst_mask) == a.dst && sp >= a.sport_lo && sp <= a.sport_hi &&
+            dp >= a.dport_lo && dp <= a.dport_hi) {
+            const RuleInfo& r = rules_[g];
+            if (r.permit) return r.entry;
+            g = entry_first_ace_[r.entry] + entry_ace_count_[r.entry];
+            continue;
+        }
+        ++g;
+    }
+    return kBypass;
+}
+
 void Classifier::classify_burst(const FlowKey* const keys[], uint32_t n,
                                 uint32_t out[]) const noexcept {
+    if (linear_) {
+        for (uint32_t i = 0; i < n; ++i) out[i] = classify_linear(*keys[i]);
+        return;
+    }
     const auto n_ctx = static_cast<uint32_t>(contexts_.size());
     for (uint32_t base = 0; base < n; base += kChunk) {
         const uint32_t m = std::min(kChunk, n - base);

@@ -89,12 +89,19 @@ FlowKey make_flow_key(uint8_t proto, uint32_t src, uint32_t dst, uint16_t sport,
 // Key of a parsed IPv4 packet (ports only for TCP/UDP with a header).
 FlowKey make_flow_key(const ParsedPkt& p) noexcept;
 
+// How a classifier matches. `automatic`: a linear walk over the ACEs when there are
+// at most Classifier::kLinearMaxAces of them (a branch-light loop is several times
+// cheaper than an rte_acl trie walk for a handful of rules: docs/PERFORMANCE.md),
+// rte_acl otherwise. Tests force each implementation to cross-check them.
+enum class ClassifierImpl : uint8_t { automatic, acl, linear };
+
 struct ClassifierStats {
     uint32_t entries = 0;         // crypto map entries
     uint32_t aces = 0;            // ACEs over all entries
     uint32_t deny_entries = 0;    // entries holding at least one deny ACE
     uint32_t resume_points = 0;   // 1 + deny-bearing entries that have a successor
-    uint32_t contexts = 0;        // rte_acl contexts built (ceil(resume_points / 16))
+    uint32_t contexts = 0;        // rte_acl contexts built (ceil(resume_points / 16)); 0 if linear
+    bool linear = false;          // matched by the linear walk, not rte_acl
     uint32_t acl_rules = 0;       // rules added over all contexts (a rule repeats per context)
     uint64_t build_ns = 0;        // wall time of build()
     size_t memory_bytes = 0;      // DPDK heap growth during build (rte_malloc stats)
@@ -106,6 +113,9 @@ public:
     static constexpr uint32_t kError = 0xfffffffeu;   // rte_acl refused: caller must drop
     static constexpr uint32_t kChunk = 64;            // keys per rte_acl call: bounds stack use
     static constexpr uint32_t kCatsPerContext = 16;   // RTE_ACL_MAX_CATEGORIES
+    // Linear walk up to this many ACEs: ~10 instructions per ACE per packet against
+    // ~200 for an rte_acl classify of a burst, per packet (callgrind, pg-prof-worker).
+    static constexpr uint32_t kLinearMaxAces = 16;
 
     struct BuildResult {
         std::unique_ptr<Classifier> classifier;  // null on error
@@ -114,7 +124,8 @@ public:
     // Control core only. Entries in any order (sorted here by seq; duplicates rejected).
     // Results name entries by their index in `entries`.
     static BuildResult build(std::span<const MapEntrySpec> entries, Direction dir,
-                             int socket_id = -1 /* SOCKET_ID_ANY */);
+                             int socket_id = -1 /* SOCKET_ID_ANY */,
+                             ClassifierImpl impl = ClassifierImpl::automatic);
 
     // out[i] = entry index, kBypass or kError. Hot path.
     void classify_burst(const FlowKey* const keys[], uint32_t n, uint32_t out[]) const noexcept;
@@ -162,8 +173,10 @@ private:
         bool permit;
     };
     static constexpr uint32_t kNoResume = 0xffffffffu;
+    uint32_t classify_linear(const FlowKey& key) const noexcept;
 
     Direction dir_ = Direction::outbound;
+    bool linear_ = false;
     std::vector<Context> contexts_;
     std::vector<RuleInfo> rules_;
     std::vector<HostAce> host_aces_;

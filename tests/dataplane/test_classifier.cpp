@@ -75,8 +75,16 @@ bool reference_entry_permits(const MapEntrySpec& e, const Pkt& p) {
     return false;
 }
 
+// The implementation the table and cross-check tests are running against.
+ClassifierImpl g_impl = ClassifierImpl::automatic;
+
 std::unique_ptr<Classifier> must_build(const std::vector<MapEntrySpec>& cfg, Direction d) {
-    auto r = Classifier::build(cfg, d);
+    auto r = Classifier::build(cfg, d, -1, g_impl);
+    if (r.classifier && g_impl != ClassifierImpl::automatic &&
+        r.classifier->stats().linear != (g_impl == ClassifierImpl::linear)) {
+        std::printf("\n  build ignored the forced implementation");
+        return nullptr;
+    }
     if (!r.classifier) std::printf("\n  build failed: %s", r.error.c_str());
     return std::move(r.classifier);
 }
@@ -164,7 +172,32 @@ void run_case(const Case& c) {
 }  // namespace
 
 PG_TEST(classifier, table) {
-    for (const Case& c : cases()) run_case(c);
+    for (ClassifierImpl impl : {ClassifierImpl::acl, ClassifierImpl::linear, ClassifierImpl::automatic}) {
+        g_impl = impl;
+        for (const Case& c : cases()) run_case(c);
+    }
+    g_impl = ClassifierImpl::automatic;
+}
+
+// Small rule sets take the linear walk, large ones rte_acl, unless forced.
+PG_TEST(classifier, automatic_choice) {
+    std::vector<MapEntrySpec> cfg;
+    for (uint32_t i = 0; i < Classifier::kLinearMaxAces; ++i)
+        cfg.push_back({i + 1, {permit(ANY, host(ip4(10, 1, 0, uint8_t(i))), kAny)}});
+    auto small = Classifier::build(cfg, Direction::outbound);
+    CU_ASSERT_FATAL(small.classifier != nullptr);
+    CU_ASSERT_TRUE(small.classifier->stats().linear);
+    CU_ASSERT_EQUAL(small.classifier->stats().contexts, 0u);
+    cfg.push_back({100, {permit(ANY, kAny, kAny)}});
+    auto large = Classifier::build(cfg, Direction::outbound);
+    CU_ASSERT_FATAL(large.classifier != nullptr);
+    CU_ASSERT_FALSE(large.classifier->stats().linear);
+    CU_ASSERT_EQUAL(large.classifier->stats().contexts, 1u);
+    auto forced = Classifier::build(cfg, Direction::outbound, -1, ClassifierImpl::linear);
+    CU_ASSERT_TRUE(forced.classifier && forced.classifier->stats().linear);
+    CU_ASSERT_EQUAL(large.classifier->classify(make_flow_key(TCP, ip4(10, 1, 0, 3), D, 1, 2)), 3u);
+    CU_ASSERT_EQUAL(forced.classifier->classify(make_flow_key(TCP, ip4(10, 1, 0, 3), D, 1, 2)), 3u);
+    CU_ASSERT_EQUAL(forced.classifier->classify(make_flow_key(TCP, D, D, 1, 2)), 16u);
 }
 
 PG_TEST(classifier, build_errors) {
@@ -284,7 +317,7 @@ PG_TEST(classifier, twenty_deny_entries_chain_contexts) {
 
 // Random configs x random packets against the naive reference, both directions, bursts
 // of random sizes (crossing the 64-key chunk), plus the per-entry inner check.
-PG_TEST(classifier, cross_check_random_100k) {
+PG_TEST(classifier, cross_check_random_200k) {
     std::mt19937 rng(0xc1a55);
     // Small pools so that rules and packets collide often.
     const uint32_t nets[] = {ip4(10, 0, 0, 0), ip4(10, 0, 1, 0), ip4(10, 1, 0, 0),
@@ -309,9 +342,11 @@ PG_TEST(classifier, cross_check_random_100k) {
     };
     const unsigned entry_counts[] = {1, 3, 8, 16, 17, 25, 40, 60, 5, 33};
     uint64_t checked = 0, mismatches = 0;
-    for (unsigned round = 0; round < std::size(entry_counts); ++round) {
+    // Every config twice: once on rte_acl, once on the linear walk.
+    for (unsigned round = 0; round < 2 * std::size(entry_counts); ++round) {
+        g_impl = round < std::size(entry_counts) ? ClassifierImpl::acl : ClassifierImpl::linear;
         std::vector<MapEntrySpec> cfg;
-        for (unsigned e = 0; e < entry_counts[round]; ++e) {
+        for (unsigned e = 0; e < entry_counts[round % std::size(entry_counts)]; ++e) {
             MapEntrySpec m{static_cast<uint32_t>(rng() % 100000), {}};
             const unsigned n_aces = rng() % 5;  // 0..4 ACEs, some entries empty
             for (unsigned j = 0; j < n_aces; ++j) {
@@ -362,7 +397,8 @@ PG_TEST(classifier, cross_check_random_100k) {
             if (in->entry_permits(ki[i], e) != reference_entry_permits(cfg[e], pkts[i])) ++mismatches;
         }
     }
-    CU_ASSERT_EQUAL(checked, 100000u);
+    g_impl = ClassifierImpl::automatic;
+    CU_ASSERT_EQUAL(checked, 200000u);
     CU_ASSERT_EQUAL(mismatches, 0u);
 }
 
@@ -383,9 +419,11 @@ PG_TEST(classifier, flow_key_from_parsed_packet) {
 // Contexts are freed by RAII and names never collide: build/destroy many times.
 PG_TEST(classifier, many_builds_unique_names) {
     const std::vector<MapEntrySpec> cfg = {{1, {deny(ANY, host(A), kAny)}}, {2, {permit(ANY, kAny, kAny)}}};
+    g_impl = ClassifierImpl::acl;  // rte_acl contexts are what is named and freed
     for (int i = 0; i < 200; ++i) {
         auto c = must_build(cfg, i % 2 ? Direction::inbound : Direction::outbound);
         CU_ASSERT_FATAL(c != nullptr);
         CU_ASSERT_EQUAL(c->classify(make_flow_key(TCP, C, B, 1, 2)), 1u);
     }
+    g_impl = ClassifierImpl::automatic;
 }
