@@ -149,6 +149,8 @@ struct EspBuf {
     uint64_t seq;         // encap out: sequence number used; decap out: header's 32-bit seq
     uint8_t next_header;  // decap out
     EspReason reason;     // out: ok, or why the packet was moved to the tail
+    void* cookie;         // the caller's (e.g. the mbuf); travels with the buffer when
+                          // the burst functions reorder the pointers
 };
 
 // The largest inner packet whose ESP packet fits the SA's max_outer_len: the tunnel

@@ -10,6 +10,7 @@
 #include <rte_ip.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "dataplane/fragment.hpp"
 #include "dataplane/runtime_internal.hpp"
@@ -67,30 +68,58 @@ inline void punt(Runtime::Worker& w, rte_mbuf* m, uint16_t port_index) {
     w.counters.punted.add(1);
 }
 
-// Route the IPv4 packet whose header starts at `ip` (the mbuf data starts kEthLen
-// before it), write the Ethernet header and queue it. Takes the mbuf.
-void route_and_send(const Ctx& c, rte_mbuf* m, uint8_t* ip) {
-    const uint32_t dst = (uint32_t(ip[16]) << 24) | (uint32_t(ip[17]) << 16) | (uint32_t(ip[18]) << 8) | ip[19];
+inline uint32_t ipv4_dst(const uint8_t* ip) {
+    return (uint32_t(ip[16]) << 24) | (uint32_t(ip[17]) << 16) | (uint32_t(ip[18]) << 8) | ip[19];
+}
+
+// Where a packet to `dst` leaves: the port and the Ethernet header to put in front.
+struct Hop {
+    uint16_t port;
+    rte_ether_hdr eth;
+};
+
+// Route + neighbour lookup. False (and the drop reason, with a rate-limited ARP
+// request event for an unresolved next hop) when the packet cannot leave.
+bool resolve(const Ctx& c, uint32_t dst, Hop& hop, Drop& why) {
     const uint32_t nh_index = c.t.routes->lookup(dst);
-    if (nh_index == RouteTable::kNoRoute) return drop(c.w, m, Drop::no_route);
+    if (nh_index == RouteTable::kNoRoute) {
+        why = Drop::no_route;
+        return false;
+    }
     const NextHop& nh = c.t.routes->next_hop(nh_index);
     const uint32_t gw = nh.gateway ? nh.gateway : dst;
     const NeighbourTable::Entry* ne = c.nb ? c.nb->lookup(gw) : nullptr;
     if (!ne) {
         if (rate_ok(c.w.nh_last[gw & 255], rte_rdtsc(), c.w.event_interval))
             event(c.w, EventType::no_neighbour, nh.port, gw);
-        return drop(c.w, m, Drop::no_neighbour);
+        why = Drop::no_neighbour;
+        return false;
     }
-    auto* eth = reinterpret_cast<rte_ether_hdr*>(ip - kEthLen);
-    eth->dst_addr = ne->mac;
-    eth->src_addr = c.t.mac[nh.port];
-    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    hop.port = nh.port;
+    hop.eth.dst_addr = ne->mac;
+    hop.eth.src_addr = c.t.mac[nh.port];
+    hop.eth.ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    return true;
+}
+
+// Put the Ethernet header in front of the IPv4 packet at `ip` (the mbuf's data starts
+// kEthLen before it) and queue it on the hop's port. Takes the mbuf; returns its bytes.
+inline uint32_t send_via(const Ctx& c, rte_mbuf* m, uint8_t* ip, const Hop& hop) {
+    std::memcpy(ip - kEthLen, &hop.eth, kEthLen);
     const uint16_t total = uint16_t((ip[2] << 8) | ip[3]);
     m->data_off = uint16_t(ip - kEthLen - static_cast<uint8_t*>(m->buf_addr));
     m->data_len = uint16_t(total + kEthLen);
     m->pkt_len = m->data_len;
-    c.w.counters.ports[nh.port].tx_bytes.add(m->pkt_len);
-    enqueue_tx(c.w, c.t, nh.port, m);
+    enqueue_tx(c.w, c.t, hop.port, m);
+    return m->pkt_len;
+}
+
+// Route the IPv4 packet at `ip`, write the Ethernet header and queue it. Takes the mbuf.
+void route_and_send(const Ctx& c, rte_mbuf* m, uint8_t* ip) {
+    Hop hop;
+    Drop why;
+    if (!resolve(c, ipv4_dst(ip), hop, why)) return drop(c.w, m, why);
+    c.w.counters.ports[hop.port].tx_bytes.add(send_via(c, m, ip, hop));
 }
 
 // Forwarded (not originated) packets: TTL check and decrement with an incremental
@@ -111,44 +140,40 @@ void forward_clear(const Ctx& c, rte_mbuf* m, uint8_t* ip) {
     route_and_send(c, m, ip);
 }
 
-// Encrypt the packets of one SA (in `bufs`/`mb`) and send the good ones.
-void protect_group(const Ctx& c, OutboundSa& sa, EspBuf* const* bufs, rte_mbuf* const* mb, uint16_t n) {
-    EspBuf* list[kBurst];
-    rte_mbuf* ml[kBurst];
-    for (uint16_t i = 0; i < n; ++i) {
-        list[i] = bufs[i];
-        ml[i] = mb[i];
-    }
-    // The codec moves failures to the tail: keep the mbufs in step through pointers.
-    EspBuf* orig[kBurst];
-    for (uint16_t i = 0; i < n; ++i) orig[i] = list[i];
-    const uint32_t good = esp_encap_burst(sa.esp, *c.w.engine, std::span<EspBuf*>(list, n));
-    SaCounters& sc = c.w.sa_counters[sa.slot];
-    const uint64_t now = rte_rdtsc();
-    for (uint16_t i = 0; i < n; ++i) {
-        EspBuf* b = orig[i];
-        rte_mbuf* m = ml[i];
-        if (b->reason != EspReason::ok) {
-            Drop why = Drop::encap_failed;
-            if (b->reason == EspReason::too_big) {
-                // DF set (DF clear was fragmented before): the control core answers the
-                // sender with ICMP fragmentation-needed; counted here as the drop it is.
-                c.w.counters.drops[static_cast<size_t>(Drop::too_big)].add(1);
-                mark_too_big(m, uint16_t(esp_max_inner_len(sa.esp)));
-                if (rte_ring_enqueue(c.w.punt, m) != 0) rte_pktmbuf_free(m);
-                continue;
-            }
-            if (b->reason == EspReason::seq_overflow) why = Drop::seq_overflow;
-            drop(c.w, m, why);
+// Encrypt the packets of one SA (EspBuf::cookie = the mbuf) and send the good ones.
+// Every packet of the group goes to the SA's peer: one route/neighbour lookup for all.
+void protect_group(const Ctx& c, OutboundSa& sa, EspBuf** bufs, uint16_t n) {
+    const uint32_t good = esp_encap_burst(sa.esp, *c.w.engine, std::span<EspBuf*>(bufs, n));
+    for (uint32_t i = good; i < n; ++i) {  // the codec moved failures to the tail
+        auto* m = static_cast<rte_mbuf*>(bufs[i]->cookie);
+        if (bufs[i]->reason == EspReason::too_big) {
+            // DF set (DF clear was fragmented before): the control core answers the
+            // sender with ICMP fragmentation-needed; counted here as the drop it is.
+            c.w.counters.drops[static_cast<size_t>(Drop::too_big)].add(1);
+            mark_too_big(m, uint16_t(esp_max_inner_len(sa.esp)));
+            if (rte_ring_enqueue(c.w.punt, m) != 0) rte_pktmbuf_free(m);
             continue;
         }
-        sc.packets.add(1);
-        sc.bytes.add(b->len);
-        c.w.counters.protected_out.add(1);
-        route_and_send(c, m, b->data);
+        drop(c.w, m, bufs[i]->reason == EspReason::seq_overflow ? Drop::seq_overflow : Drop::encap_failed);
     }
-    sc.last_used_tsc.store(now, std::memory_order_relaxed);
-    (void)good;
+    if (good == 0) return;
+    Hop hop;
+    Drop why;
+    if (!resolve(c, sa.peer, hop, why)) {
+        for (uint32_t i = 0; i < good; ++i) drop(c.w, static_cast<rte_mbuf*>(bufs[i]->cookie), why);
+        return;
+    }
+    uint64_t bytes = 0, wire = 0;
+    for (uint32_t i = 0; i < good; ++i) {
+        bytes += bufs[i]->len;
+        wire += send_via(c, static_cast<rte_mbuf*>(bufs[i]->cookie), bufs[i]->data, hop);
+    }
+    SaCounters& sc = c.w.sa_counters[sa.slot];
+    sc.packets.add(good);
+    sc.bytes.add(bytes);
+    sc.last_used_tsc.store(rte_rdtsc(), std::memory_order_relaxed);
+    c.w.counters.protected_out.add(good);
+    c.w.counters.ports[hop.port].tx_bytes.add(wire);
 }
 
 // `handed`: the packets came from another worker's hand-off (already counted as rx there).
@@ -169,9 +194,10 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
         w.counters.rx.add(n);
         w.counters.ports[pidx].rx_packets.add(n);
     }
+    uint64_t rx_bytes = 0;
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
-        if (!handed) w.counters.ports[pidx].rx_bytes.add(m->pkt_len);
+        rx_bytes += m->pkt_len;
         if (m->nb_segs != 1) {
             drop(w, m, Drop::malformed);  // jumbo chains are not configured on our ports
             pkts[i] = nullptr;
@@ -207,6 +233,7 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
         kp[ncls] = &keys[ncls];
         cls[ncls++] = i;
     }
+    if (!handed) w.counters.ports[pidx].rx_bytes.add(rx_bytes);
 
     // --- transit traffic: crypto ACLs in bulk ---
     if (ncls) {
@@ -216,7 +243,6 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
             EspBuf bufs[kBurst];
             OutboundSa* sa_of[kBurst];
             uint16_t nprot = 0;
-            uint16_t prot_idx[kBurst];
             for (uint16_t k = 0; k < ncls; ++k) {
                 const uint16_t i = cls[k];
                 rte_mbuf* m = pkts[i];
@@ -262,9 +288,10 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
                         fb[k].len = uint32_t((fip[k][2] << 8) | fip[k][3]);
                         fb[k].headroom = uint32_t(fip[k] - fbase) - kEthLen;
                         fb[k].tailroom = uint32_t(fm[k]->buf_len - (fip[k] - fbase) - fb[k].len);
+                        fb[k].cookie = fm[k];
                         fbp[k] = &fb[k];
                     }
-                    protect_group(c, osa, fbp, fm, nf);
+                    protect_group(c, osa, fbp, nf);
                     continue;
                 }
                 uint8_t* base = static_cast<uint8_t*>(m->buf_addr);
@@ -275,23 +302,22 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
                 // keep room for the Ethernet header in front of the outer IPv4 header
                 b.headroom = uint32_t(ip - base) - kEthLen;
                 b.tailroom = uint32_t(m->buf_len - (ip - base) - pp[i].l3_len);
-                sa_of[nprot] = es->sa.get();
-                prot_idx[nprot++] = i;
+                b.cookie = m;
+                sa_of[nprot++] = es->sa.get();
             }
-            // group by SA (usually one or a few per burst)
+            // Group by SA (usually one or a few per burst): runs of one SA go as they
+            // are; otherwise gather each SA's packets in arrival order.
             bool done[kBurst] = {};
             for (uint16_t a = 0; a < nprot; ++a) {
                 if (done[a]) continue;
                 EspBuf* gb[kBurst];
-                rte_mbuf* gm[kBurst];
                 uint16_t gn = 0;
                 for (uint16_t b = a; b < nprot; ++b) {
                     if (done[b] || sa_of[b] != sa_of[a]) continue;
                     done[b] = true;
-                    gb[gn] = &bufs[b];
-                    gm[gn++] = pkts[prot_idx[b]];
+                    gb[gn++] = &bufs[b];
                 }
-                protect_group(c, *sa_of[a], gb, gm, gn);
+                protect_group(c, *sa_of[a], gb, gn);
             }
         } else {
             t.in->classify_burst(kp, ncls, res);

@@ -283,7 +283,7 @@ int main(int argc, char** argv) {
         std::memcpy(s.mem.data() + kRoom, body.data(), body.size());
         s.buf = dataplane::EspBuf{
             s.mem.data() + kRoom,    uint32_t(body.size()), kRoom, kRoom, &sa, 0, 0, 0,
-            dataplane::EspReason::ok};
+            dataplane::EspReason::ok, nullptr};
         if (!o.encap && body.size() >= 8) {
             const uint32_t lo = dataplane::esp_peek_seq(s.buf.data);
             s.buf.esn_hi = o.esn ? infer_esn_hi(top, lo) : 0;

@@ -49,7 +49,7 @@ struct Pkt {
             p[2] = uint8_t(len >> 8);
             p[3] = uint8_t(len);
         }
-        buf = EspBuf{p, len, head, tail, nullptr, 0, 0, 0, EspReason::ok};
+        buf = EspBuf{p, len, head, tail, nullptr, 0, 0, 0, EspReason::ok, nullptr};
     }
     Bytes bytes() const { return Bytes(buf.data, buf.data + buf.len); }
 };
