@@ -9,7 +9,7 @@ PKGS=(
   # libraries of the design card
   libdpdk-dev dpdk libipsec-mb-dev libconfig++-dev libcunit1-dev libssl-dev libpcap-dev libnuma-dev
   # test tools: independent ESP implementation, network-namespace labs
-  python3 python3-scapy python3-cryptography iproute2 iputils-ping tcpdump socat procps
+  python3 python3-scapy python3-cryptography iproute2 iputils-ping tcpdump ethtool socat procps
 )
 
 missing=()
