@@ -134,7 +134,7 @@ uint32_t esp_encap_burst(EspSa& sa, crypto::Engine& eng, std::span<EspBuf*> pkts
                 b.reason = EspReason::bad_inner;
                 continue;
             }
-            pad[i] = (align - (b.len + 2) % align) % align;
+            pad[i] = (0u - (b.len + 2)) & (align - 1);  // pad_align is 4 or 16 (a power of 2)
             const uint32_t tail = pad[i] + 2 + sa.icv_len;
             if (b.headroom < front)
                 b.reason = EspReason::no_headroom;
@@ -169,7 +169,11 @@ uint32_t esp_encap_burst(EspSa& sa, crypto::Engine& eng, std::span<EspBuf*> pkts
             uint8_t* esp = out + sa.outer_hdr_len;
             const uint8_t tos = sa.copy_tos ? inner[1] : sa.outer_tmpl[1];
 
-            std::memcpy(out, sa.outer_tmpl, sa.outer_hdr_len);
+            // Always the whole 28-byte template (a fixed-size copy, no call): without UDP
+            // its last 8 bytes land on the ESP header, written right below.
+            static_assert(sizeof sa.outer_tmpl <= kIpv4MinHdr + kUdpHdr + kEspHdr,
+                          "the template copy must stay inside the headers it precedes");
+            std::memcpy(out, sa.outer_tmpl, sizeof sa.outer_tmpl);
             out[1] = tos;
             put_be16(out + 2, uint16_t(outer_len));
             put_be16(out + 4, uint16_t(s));  // IP id: low bits of the per-SA sequence
