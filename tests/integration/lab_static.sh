@@ -363,7 +363,7 @@ def udp_client(host, port, marker, sizes):
             print("datagram %d (%d bytes): no echo" % (i, size)); bad += 1; silent += 1
             if silent == 3:
                 print("udp: three datagrams in a row without echo, giving up"); break
-    print("udp: %d datagrams, %d bad" % (len(sizes), bad), flush=True)
+    print("udp: %d of %d datagrams sent, %d bad" % (i + 1, len(sizes), bad), flush=True)
     sys.exit(1 if bad else 0)
 
 try:
