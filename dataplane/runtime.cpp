@@ -407,6 +407,7 @@ Stats Runtime::stats() const {
         s.punted += c.punted.get();
         s.handoff += c.handoff_out.get();
         s.fragments += c.fragments.get();
+        s.iterations += c.iterations.get();
         for (size_t d = 0; d < kDropReasons; ++d) s.drops[d] += c.drops[d].get();
     }
     return s;

@@ -92,6 +92,7 @@ struct Stats {
     uint64_t rx = 0, tx = 0, injected = 0, protected_out = 0, decrypted_in = 0, bypass = 0, punted = 0;
     uint64_t handoff = 0;  // inbound ESP a worker passed to the SA's owning worker (software dispatch)
     uint64_t fragments = 0;  // packets added by fragmentation before encryption
+    uint64_t iterations = 0;  // worker loop iterations (liveness: grows while workers run)
     // rx + injected + fragments == tx + total_drops() + punted, once the workers are idle
     uint64_t drops[kDropReasons] = {};
     uint64_t total_drops() const;

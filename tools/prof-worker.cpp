@@ -3,6 +3,7 @@
 //
 //   pg-prof-worker [EAL options] -- [--dir out|in] [--size BYTES] [--transform NAME]
 //                  [--packets N] [--sas N]
+//   pg-prof-worker [EAL options] -- --rebuild ACES [--rounds N]
 //
 // Builds a Runtime with two net_null ports (inside 192.0.2.1/24, outside 198.51.100.1/24),
 // N crypto map entries (entry k: permit 192.0.2.0/24 -> 203.0.113.k/32) each with one
@@ -14,11 +15,20 @@
 // Only run_inline() is inside the timed/profiled region; filling mbufs is outside:
 //   valgrind --tool=callgrind --toggle-collect='*run_inline*' build/tools/pg-prof-worker ...
 // Prints packets, ns/packet and the data-plane counters (every packet must be accounted).
+//
+// --rebuild ACES: the worker runs on its lcore (net_null RX keeps it busy) while this
+// thread replaces the crypto ACLs with ACES ACEs through Runtime::set_entries() --rounds
+// times, sampling the worker's loop counter every 50 us: prints the build time and the
+// longest time the worker was seen not advancing (it never waits for a build: the
+// classifiers are built here and published by RCU). JSON on one line.
 #include <rte_eal.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -74,6 +84,81 @@ std::vector<uint8_t> plain_frame(uint32_t size, uint32_t src, uint32_t dst, uint
     return f;
 }
 
+// `aces` host-pair permit ACEs (distinct, so rte_acl merges nothing) over at most 1000
+// crypto map entries (the runtime holds kMaxEntries).
+std::vector<MapEntrySpec> entries_of(uint32_t aces) {
+    const uint32_t n = std::min<uint32_t>(aces, 1000);
+    std::vector<MapEntrySpec> v(n);
+    for (uint32_t k = 0; k < n; ++k) v[k].seq = k + 1;
+    for (uint32_t i = 0; i < aces; ++i) {
+        AceSpec a;
+        a.src = {ip4(10, uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)), 32};
+        a.dst = {ip4(172, 16, uint8_t(i >> 8), uint8_t(i)), 32};
+        v[i % n].aces.push_back(a);
+    }
+    return v;
+}
+
+int rebuild(uint32_t aces, uint32_t rounds) {
+    DataplaneSpec spec;
+    spec.ports.push_back({"inside0", "net_null_ri", true, ip4(192, 0, 2, 1), 24, 1500});
+    spec.ports.push_back({"outside0", "net_null_ro,no-rx=1", false, ip4(198, 51, 100, 1), 24, 1500});
+    spec.entries = entries_of(aces);
+    spec.entry_port.assign(spec.entries.size(), 1);
+    unsigned lc;
+    RTE_LCORE_FOREACH_WORKER(lc) {
+        spec.worker_lcores.push_back(lc);
+        break;
+    }
+    std::string err;
+    auto rt = Runtime::create(spec, err);
+    if (!rt || !rt->start(err)) {
+        std::fprintf(stderr, "runtime: %s\n", err.c_str());
+        return 1;
+    }
+    using clock = std::chrono::steady_clock;
+    double build_ms_max = 0, build_ms_sum = 0, stall_us_max = 0;
+    for (uint32_t r = 0; r < rounds; ++r) {
+        std::vector<MapEntrySpec> next = entries_of(aces);
+        for (auto& e : next) e.aces[0].dst.len = uint8_t(32 - (r + 1) % 2);  // a real change
+        std::atomic<bool> building{true};
+        std::thread sampler([&] {  // watches the worker while the build runs
+            uint64_t last = rt->stats().iterations;
+            auto since = clock::now();
+            while (building.load()) {
+                std::this_thread::sleep_for(std::chrono::microseconds(50));
+                const uint64_t it = rt->stats().iterations;
+                const auto now = clock::now();
+                if (it != last) {
+                    last = it;
+                    since = now;
+                } else {
+                    stall_us_max = std::max(stall_us_max,
+                                            std::chrono::duration<double, std::micro>(now - since).count());
+                }
+            }
+        });
+        const auto t0 = clock::now();
+        const bool ok = rt->set_entries(next, err);
+        const double ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+        building.store(false);
+        sampler.join();
+        if (!ok) {
+            std::fprintf(stderr, "set_entries: %s\n", err.c_str());
+            return 1;
+        }
+        rt->housekeeping();
+        build_ms_max = std::max(build_ms_max, ms);
+        build_ms_sum += ms;
+    }
+    rt->stop();
+    rt->quiesce();
+    std::printf("{\"kind\": \"acl_rebuild\", \"aces\": %u, \"rounds\": %u, \"build_ms_mean\": %.2f, "
+                "\"build_ms_max\": %.2f, \"worker_stall_us_max\": %.1f, \"worker_iterations\": %lu}\n",
+                aces, rounds, build_ms_sum / rounds, build_ms_max, stall_us_max, rt->stats().iterations);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,6 +170,7 @@ int main(int argc, char** argv) {
     std::string dir = "out", tname = "aes128-gcm16";
     uint32_t size = 64, sas = 1;
     uint64_t packets = 1000000;
+    uint32_t rebuild_aces = 0, rounds = 5;
     for (int i = eal + 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -93,6 +179,8 @@ int main(int argc, char** argv) {
         else if (a == "--transform") tname = next();
         else if (a == "--packets") packets = std::stoull(next());
         else if (a == "--sas") sas = uint32_t(std::stoul(next()));
+        else if (a == "--rebuild") rebuild_aces = uint32_t(std::stoul(next()));
+        else if (a == "--rounds") rounds = uint32_t(std::stoul(next()));
         else {
             std::fprintf(stderr, "unknown option %s\n", a.c_str());
             return 2;
@@ -104,6 +192,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     const bool outbound = dir == "out";
+    if (rebuild_aces) return rebuild(rebuild_aces, rounds);
 
     DataplaneSpec spec;
     spec.ports.push_back({"inside0", "net_null_pi,no-rx=1", true, ip4(192, 0, 2, 1), 24, 1500});
