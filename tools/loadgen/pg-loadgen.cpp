@@ -309,6 +309,20 @@ class Frames {
     unsigned generation_ = 0;
 };
 
+// Stops and closes the ports it lists when it goes out of scope.
+struct StartedPorts {
+    std::vector<uint16_t> ids;
+    StartedPorts() = default;
+    StartedPorts(const StartedPorts&) = delete;
+    StartedPorts& operator=(const StartedPorts&) = delete;
+    ~StartedPorts() {
+        for (uint16_t id : ids) {
+            rte_eth_dev_stop(id);
+            rte_eth_dev_close(id);
+        }
+    }
+};
+
 bool setup_port(uint16_t port, rte_mempool* rx_pool, std::string& err) {
     if (!rte_eth_dev_is_valid_port(port)) {
         err = "port " + std::to_string(port) + " does not exist (" +
@@ -583,10 +597,13 @@ int run(int argc, char** argv) {
         std::fprintf(stderr, "pg-loadgen: cannot create the rx pool: %s\n", rte_strerror(rte_errno));
         return 1;
     }
+    Frames frames;  // before `ports`: the ports are closed (and drop their mbufs) first
     const uint16_t nports = rte_eth_dev_count_avail();
     if (!s.rx_port) s.rx_port = nports >= 2 ? 1 : 0;
+    StartedPorts ports;
     uint16_t pid;
     RTE_ETH_FOREACH_DEV(pid) {
+        ports.ids.push_back(pid);  // closed by `ports` even if the set-up fails half-way
         if (!setup_port(pid, rx_pool.get(), err)) {
             std::fprintf(stderr, "pg-loadgen: %s\n", err.c_str());
             return 1;
@@ -603,20 +620,21 @@ int run(int argc, char** argv) {
             return 1;
         }
     }
-    Frames frames;
-    std::string loaded;
+    std::string loaded;  // pcap path and destination MAC of the frames in `frames`
     int rc = 0;
     auto one = [&]() -> bool {
         if (!rte_eth_dev_is_valid_port(s.tx_port) || !rte_eth_dev_is_valid_port(*s.rx_port)) {
             std::fprintf(stderr, "pg-loadgen: tx port %u / rx port %u: no such port\n", s.tx_port, *s.rx_port);
             return false;
         }
-        if (s.pcap != loaded) {
+        char mac[RTE_ETHER_ADDR_FMT_SIZE] = "";
+        if (s.dst_mac) rte_ether_format_addr(mac, sizeof mac, &*s.dst_mac);
+        if (s.pcap + "|" + mac != loaded) {
             if (!frames.load(s.pcap, s.dst_mac, err)) {
                 std::fprintf(stderr, "pg-loadgen: %s\n", err.c_str());
                 return false;
             }
-            loaded = s.pcap;
+            loaded = s.pcap + "|" + mac;
             std::fprintf(stderr, "pg-loadgen: %s: %zu frames, %" PRIu64 " bytes\n", s.pcap.c_str(),
                          frames.size(), frames.total_bytes());
         }
@@ -643,7 +661,9 @@ int run(int argc, char** argv) {
             Settings next = base;  // each line starts from the command line's settings
             err = apply_options(words, next);
             if (!err.empty()) {
-                std::printf("{\"error\": \"%s\"}\n", err.c_str());  // option names only, no quotes in them
+                std::replace(err.begin(), err.end(), '"', '\'');  // keep the line valid JSON
+                std::replace(err.begin(), err.end(), '\\', '/');
+                std::printf("{\"error\": \"%s\"}\n", err.c_str());
                 std::fflush(stdout);
                 continue;
             }
@@ -653,10 +673,6 @@ int run(int argc, char** argv) {
                 std::fflush(stdout);
             }
         }
-    }
-    RTE_ETH_FOREACH_DEV(pid) {
-        rte_eth_dev_stop(pid);
-        rte_eth_dev_close(pid);
     }
     return rc;
 }
