@@ -43,6 +43,7 @@ PASS=0
 FAIL=0
 
 finish() {
+    [ "$NARRATE" -eq 1 ] || echo "-- [${SECONDS}s] done"
     echo "$NAME: $PASS passed, $FAIL failed"
     [ "$FAIL" -eq 0 ]
     exit $?
@@ -61,7 +62,7 @@ if [ "$(id -u)" -ne 0 ]; then
     give_up "SKIPPED, counted as a failure: the lab needs root (network namespaces, af_packet); CI runs it as root"
 fi
 PY=/usr/bin/python3
-for t in ip tcpdump ethtool ping timeout "$PY"; do
+for t in ip nsenter tcpdump ethtool ping timeout "$PY"; do
     command -v "$t" >/dev/null || give_up "missing tool '$t' (tools/install-deps.sh installs it)"
 done
 
@@ -75,7 +76,7 @@ step() {  # a numbered section title in narrate mode, a short one otherwise
     if [ "$NARRATE" -eq 1 ]; then
         printf '\n=== %d. %s\n' "$STEP" "$1"
     else
-        printf -- '-- %s\n' "$1"
+        printf -- '-- [%3ds] %s\n' "$SECONDS" "$1"
     fi
 }
 TUNNEL_UP=1
@@ -88,16 +89,19 @@ tcheck() {  # like check, for checks that need the tunnel: fail at once when it 
     fi
 }
 check() {  # check "what" command...: counts one pass or one failure
-    local what=$1
+    local what=$1 t0=${EPOCHREALTIME/[.,]/} rc=0 took
     shift
-    if "$@"; then
+    "$@" || rc=1
+    took=$(((${EPOCHREALTIME/[.,]/} - t0) / 100000))  # tenths of a second
+    ((took >= 30)) && what="$what  [$((took / 10)).$((took % 10)) s]"  # slow: say so
+    if ((rc == 0)); then
         PASS=$((PASS + 1))
         echo "  ok   $what"
     else
         FAIL=$((FAIL + 1))
         echo "  FAIL $what"
-        return 1
     fi
+    return $rc
 }
 
 # ---- topology and cleanup ---------------------------------------------------------
@@ -109,10 +113,15 @@ T=$(mktemp -d /tmp/pg-lab-static.XXXXXX)
 PIDS=()                    # every background process this script started
 PID_A="" PID_B=""
 
+# Commands enter a namespace with nsenter (network namespace only), not `ip netns
+# exec` or `ip -n`: those also build a private mount namespace (to remount /sys), and
+# on a saturated machine tearing it down at each command's exit took up to 70 s (the
+# process hangs after exit_group); the lab then crawled. nsenter execs the command: for background
+# jobs, $! is the command's own PID, so signals reach it.
 in_ns() {  # in_ns NS command...
     local ns=$1
     shift
-    ip netns exec "$ns" "$@"
+    nsenter --net="/run/netns/$ns" "$@"
 }
 
 stop_pid() {  # SIGINT (Peregrine prints its final stats), then SIGKILL after 10 s
@@ -189,7 +198,7 @@ say "  $NS_HA: hosta-eth0 192.0.2.10/24, default via 192.0.2.1 (gateway A)" \
 
 start_capture() {  # start_capture NS IFACE FILE: returns once tcpdump listens
     local ns=$1 ifc=$2 out=$3 i
-    ip netns exec "$ns" tcpdump -i "$ifc" -nn -U -Z root -s 0 -w "$out" >"$out.err" 2>&1 &
+    nsenter --net="/run/netns/$ns" tcpdump -i "$ifc" -nn -U -Z root -s 0 -w "$out" >"$out.err" 2>&1 &
     PIDS+=($!)
     for ((i = 0; i < 100; i++)); do
         grep -q "listening on" "$out.err" 2>/dev/null && return 0
@@ -208,8 +217,7 @@ say "  Both run before the gateways start, so the wan capture covers their whole
 # lcore sleeps in its event loop; --idle-sleep makes idle workers sleep too).
 start_gw() {  # start_gw NS CFG MAIN_LCORE LOG
     local ns=$1 cfg=$2 main=$3 log=$4
-    # `ip netns exec` execs the command: $! is Peregrine's own PID (signals reach it)
-    ip netns exec "$ns" "$PEREGRINE" -l 0,1 --main-lcore "$main" --no-huge -m 512 --no-pci \
+    nsenter --net="/run/netns/$ns" "$PEREGRINE" -l 0,1 --main-lcore "$main" --no-huge -m 512 --no-pci \
         --file-prefix "$ns" --log-level '*:error' --no-telemetry \
         -- -f "$cfg" --idle-sleep 200 >"$log" 2>&1 &
     PIDS+=($!)
@@ -380,7 +388,7 @@ PYEOF
 start_server() {  # start_server NS OUT args...: returns once it listens
     local ns=$1 out=$2 i
     shift 2
-    ip netns exec "$ns" timeout 60 "$PY" "$T/lab_io.py" "$@" >"$out" 2>&1 &
+    nsenter --net="/run/netns/$ns" timeout 60 "$PY" "$T/lab_io.py" "$@" >"$out" 2>&1 &
     PIDS+=($!)
     SERVER_PID=$!
     for ((i = 0; i < 100; i++)); do
@@ -420,9 +428,9 @@ say "  TCP: $TCP_BYTES bytes each way over one connection, echoed back and compa
 tcheck "TCP hosta -> hostb, $TCP_BYTES bytes echoed identically" tcp_both_ways "$NS_HB" 203.0.113.10 "$NS_HA" ab
 tcheck "TCP hostb -> hosta, $TCP_BYTES bytes echoed identically" tcp_both_ways "$NS_HA" 192.0.2.10 "$NS_HB" ba
 tcheck "hosta learned path MTU 1446 to hostb (from A's ICMP frag-needed)" \
-    bash -c "ip netns exec $NS_HA ip route get 203.0.113.10 | grep -q 'mtu 1446'"
+    bash -c "nsenter --net=/run/netns/$NS_HA ip route get 203.0.113.10 | grep -q 'mtu 1446'"
 tcheck "hostb learned path MTU 1446 to hosta (from B's ICMP frag-needed)" \
-    bash -c "ip netns exec $NS_HB ip route get 192.0.2.10 | grep -q 'mtu 1446'"
+    bash -c "nsenter --net=/run/netns/$NS_HB ip route get 192.0.2.10 | grep -q 'mtu 1446'"
 if [ "$NARRATE" -eq 1 ]; then
     say "  The gateway's answer to the first full-size segment, on hosta's link:"
     tcpdump -r "$T/hosta.pcap" -nn -c 1 'icmp[0] == 3 and icmp[1] == 4' 2>/dev/null | sed 's/^/    /'
