@@ -23,6 +23,12 @@
 # expected ones (too_big for PMTU discovery, no_neighbour before ARP resolves); both
 # gateways stop cleanly on SIGINT.
 #
+# Lab artefacts, not Peregrine's: DPDK's af_packet PMD joins a PACKET_FANOUT group
+# with PACKET_FANOUT_FLAG_DEFRAG, so the kernel reassembles IPv4 fragments before
+# Peregrine sees them (a NIC would not; Peregrine drops transit fragments), and a
+# reassembled datagram over the PMD's 2048-byte frame arrives truncated (counted as
+# malformed). So the UDP checks stay within the tunnel MTU (1418-byte payloads).
+#
 # Needs root (namespaces, af_packet), ip, tcpdump, ethtool, ping, /usr/bin/python3.
 # --narrate explains each step as it goes (tools/demo). Ends with
 # "lab-static: N passed, M failed"; exits non-zero on any failure.
