@@ -116,25 +116,27 @@ bool esp_sa_init(EspSa& sa, const EspSaConfig& cfg) {
 }
 
 uint32_t esp_encap_burst(EspSa& sa, crypto::Engine& eng, std::span<EspBuf*> pkts) noexcept {
-    const uint32_t front = esp_encap_headroom(sa);
-    const uint32_t align = sa.pad_align;
-    const uint64_t seq_limit = sa.esn ? UINT64_MAX : UINT32_MAX;
+    for (EspBuf* b : pkts) b->sa = &sa;
+    return esp_encap_burst(eng, pkts);
+}
 
+uint32_t esp_encap_burst(crypto::Engine& eng, std::span<EspBuf*> pkts) noexcept {
     for (size_t off = 0; off < pkts.size(); off += kChunk) {
         const auto n = static_cast<uint32_t>(std::min<size_t>(kChunk, pkts.size() - off));
         EspBuf** chunk = pkts.data() + off;
         uint32_t pad[kChunk];
-        uint32_t ncand = 0;
         // Pass 1: length and room checks, so that only packets that will be sent
         // consume sequence numbers.
         for (uint32_t i = 0; i < n; ++i) {
             EspBuf& b = *chunk[i];
+            const EspSa& sa = *b.sa;
             b.reason = EspReason::ok;
             if (b.len < kIpv4MinHdr || (b.data[0] >> 4) != 4 || get_be16(b.data + 2) != b.len) {
                 b.reason = EspReason::bad_inner;
                 continue;
             }
-            pad[i] = (0u - (b.len + 2)) & (align - 1);  // pad_align is 4 or 16 (a power of 2)
+            const uint32_t front = esp_encap_headroom(sa);
+            pad[i] = (0u - (b.len + 2)) & (sa.pad_align - 1u);  // pad_align is 4 or 16 (a power of 2)
             const uint32_t tail = pad[i] + 2 + sa.icv_len;
             if (b.headroom < front)
                 b.reason = EspReason::no_headroom;
@@ -142,26 +144,32 @@ uint32_t esp_encap_burst(EspSa& sa, crypto::Engine& eng, std::span<EspBuf*> pkts
                 b.reason = EspReason::no_tailroom;
             else if (front + b.len + tail > sa.max_outer_len)
                 b.reason = EspReason::too_big;
-            else
-                ++ncand;
         }
-        if (ncand == 0) continue;
-        // Relaxed: the counter only has to hand out unique values; the packet bytes
-        // are published to the NIC by the tx path, not through this atomic.
-        uint64_t seq = sa.next_seq.fetch_add(ncand, std::memory_order_relaxed);
 
         crypto::EspOp ops[kChunk];
         crypto::OpStatus st[kChunk];
         uint32_t idx[kChunk];
         uint32_t nops = 0;
+        const EspSa* run_sa = nullptr;  // sequence numbers are reserved per run of one SA
+        uint64_t seq = 0;
         for (uint32_t i = 0; i < n; ++i) {
             EspBuf& b = *chunk[i];
             if (b.reason != EspReason::ok) continue;
+            const EspSa& sa = *b.sa;
+            if (&sa != run_sa) {
+                uint32_t run = 0;
+                for (uint32_t j = i; j < n && chunk[j]->sa == &sa; ++j) run += chunk[j]->reason == EspReason::ok;
+                // Relaxed: the counter only has to hand out unique values; the packet
+                // bytes reach the NIC through the tx path, not through this atomic.
+                seq = sa.next_seq.fetch_add(run, std::memory_order_relaxed);
+                run_sa = &sa;
+            }
             const uint64_t s = seq++;
-            if (s == 0 || s > seq_limit) {  // s == 0: the 64-bit counter wrapped
+            if (s == 0 || s > (sa.esn ? UINT64_MAX : UINT32_MAX)) {  // s == 0: the 64-bit counter wrapped
                 b.reason = EspReason::seq_overflow;
                 continue;
             }
+            const uint32_t front = esp_encap_headroom(sa);
             const uint32_t payload_len = b.len + pad[i] + 2;
             const uint32_t outer_len = front + payload_len + sa.icv_len;
             uint8_t* inner = b.data;
@@ -204,9 +212,10 @@ uint32_t esp_encap_burst(EspSa& sa, crypto::Engine& eng, std::span<EspBuf*> pkts
             EspBuf& b = *chunk[idx[k]];
             b.reason = from_status(st[k]);
             if (b.reason != EspReason::ok) continue;
+            const uint32_t front = esp_encap_headroom(*b.sa);
             b.data -= front;
             b.headroom -= front;
-            const uint32_t added = front + ops[k].len - b.len + sa.icv_len;
+            const uint32_t added = front + ops[k].len - b.len + b.sa->icv_len;
             b.tailroom -= added - front;
             b.len += added;
         }

@@ -113,7 +113,8 @@ struct alignas(64) EspSa {
     // Next sequence number to hand out (64-bit even without ESN, so overflow is
     // detectable). Workers reserve a range per burst with fetch_add (relaxed: the
     // value orders nothing else, it only has to be unique).
-    alignas(64) std::atomic<uint64_t> next_seq;
+    // mutable: the one field written after publication, through `const EspSa*`.
+    alignas(64) mutable std::atomic<uint64_t> next_seq;
 };
 static_assert(offsetof(EspSa, outer_tmpl) + sizeof(EspSa::outer_tmpl) <= 64,
               "EspSa: the read-only fields outgrew cache line 0; move cold ones to EspSaConfig");
@@ -144,7 +145,8 @@ struct EspBuf {
     uint32_t len;         // bytes at data (in and out)
     uint32_t headroom;    // bytes the codec may use before data
     uint32_t tailroom;    // bytes the codec may use after data + len
-    const EspSa* sa;      // decap in: the SA found by SPI (encap: unused, one SA per call)
+    const EspSa* sa;      // the SA (decap: found by SPI; encap: any mix, runs share a
+                          // sequence-number reservation)
     uint32_t esn_hi;      // decap in: ESN-high inferred by the caller's replay window
     uint64_t seq;         // encap out: sequence number used; decap out: header's 32-bit seq
     uint8_t next_header;  // decap out
@@ -172,8 +174,11 @@ inline uint32_t esp_peek_spi(const uint8_t* esp_hdr) {
            (uint32_t(esp_hdr[2]) << 8) | esp_hdr[3];
 }
 
-// Encapsulate pkts (all for sa) with the worker's engine. Returns the number of good
-// packets, which are pkts[0..ret); pkts[ret..] failed with reason set.
+// Encapsulate pkts, each with its own EspBuf::sa, with the worker's engine. Returns the
+// number of good packets, which are pkts[0..ret); pkts[ret..] failed with reason set.
+// Consecutive packets of one SA reserve their sequence numbers with one atomic add.
+uint32_t esp_encap_burst(crypto::Engine& eng, std::span<EspBuf*> pkts) noexcept;
+// The same with every packet's sa set to `sa` first.
 uint32_t esp_encap_burst(EspSa& sa, crypto::Engine& eng, std::span<EspBuf*> pkts) noexcept;
 
 // Decapsulate pkts (each with its own sa). Same return convention.

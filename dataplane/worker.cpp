@@ -140,40 +140,65 @@ void forward_clear(const Ctx& c, rte_mbuf* m, uint8_t* ip) {
     route_and_send(c, m, ip);
 }
 
-// Encrypt the packets of one SA (EspBuf::cookie = the mbuf) and send the good ones.
-// Every packet of the group goes to the SA's peer: one route/neighbour lookup for all.
-void protect_group(const Ctx& c, OutboundSa& sa, EspBuf** bufs, uint16_t n) {
-    const uint32_t good = esp_encap_burst(sa.esp, *c.w.engine, std::span<EspBuf*>(bufs, n));
-    for (uint32_t i = good; i < n; ++i) {  // the codec moved failures to the tail
-        auto* m = static_cast<rte_mbuf*>(bufs[i]->cookie);
-        if (bufs[i]->reason == EspReason::too_big) {
-            // DF set (DF clear was fragmented before): the control core answers the
-            // sender with ICMP fragmentation-needed; counted here as the drop it is.
-            c.w.counters.drops[static_cast<size_t>(Drop::too_big)].add(1);
-            mark_too_big(m, uint16_t(esp_max_inner_len(sa.esp)));
-            if (rte_ring_enqueue(c.w.punt, m) != 0) rte_pktmbuf_free(m);
+// Encrypt bufs[0..n) (EspBuf::sa = &sa_of[i]->esp, EspBuf::cookie = the mbuf; any
+// mix of SAs, in arrival order) in one codec call and send the good ones. The codec
+// reorders only the pointer list; bufs[] and sa_of[] stay in step, so results are
+// walked in arrival order: SA counters are summed per run of one SA, and the route to
+// a run's peer is looked up once per run.
+void protect_burst(const Ctx& c, EspBuf* bufs, OutboundSa* const* sa_of, uint16_t n) {
+    EspBuf* list[kBurst > kMaxFragments ? kBurst : kMaxFragments];
+    for (uint16_t i = 0; i < n; ++i) list[i] = &bufs[i];
+    esp_encap_burst(*c.w.engine, std::span<EspBuf*>(list, n));
+
+    Hop hop{};
+    uint32_t hop_peer = 0;  // the peer `hop` was resolved for (0: none yet)
+    bool hop_ok = false;
+    Drop hop_why = Drop::no_route;
+    OutboundSa* run = nullptr;
+    uint64_t run_pkts = 0, run_bytes = 0, protected_out = 0;
+    auto end_run = [&] {
+        if (!run || run_pkts == 0) return;
+        SaCounters& sc = c.w.sa_counters[run->slot];
+        sc.packets.add(run_pkts);
+        sc.bytes.add(run_bytes);
+        sc.last_used_tsc.store(rte_rdtsc(), std::memory_order_relaxed);
+        run_pkts = run_bytes = 0;
+    };
+    for (uint16_t i = 0; i < n; ++i) {
+        EspBuf& b = bufs[i];
+        OutboundSa& sa = *sa_of[i];
+        auto* m = static_cast<rte_mbuf*>(b.cookie);
+        if (b.reason != EspReason::ok) {
+            if (b.reason == EspReason::too_big) {
+                // DF set (DF clear was fragmented before): the control core answers the
+                // sender with ICMP fragmentation-needed; counted here as the drop it is.
+                c.w.counters.drops[static_cast<size_t>(Drop::too_big)].add(1);
+                mark_too_big(m, uint16_t(esp_max_inner_len(sa.esp)));
+                if (rte_ring_enqueue(c.w.punt, m) != 0) rte_pktmbuf_free(m);
+                continue;
+            }
+            drop(c.w, m, b.reason == EspReason::seq_overflow ? Drop::seq_overflow : Drop::encap_failed);
             continue;
         }
-        drop(c.w, m, bufs[i]->reason == EspReason::seq_overflow ? Drop::seq_overflow : Drop::encap_failed);
+        if (sa.peer != hop_peer || hop_peer == 0) {
+            hop_ok = resolve(c, sa.peer, hop, hop_why);
+            hop_peer = sa.peer;
+        }
+        if (!hop_ok) {
+            drop(c.w, m, hop_why);
+            continue;
+        }
+        if (&sa != run) {
+            end_run();
+            run = &sa;
+        }
+        ++run_pkts;
+        run_bytes += b.len;
+        ++protected_out;
+        c.w.counters.ports[hop.port].tx_bytes.add(send_via(c, m, b.data, hop));
     }
-    if (good == 0) return;
-    Hop hop;
-    Drop why;
-    if (!resolve(c, sa.peer, hop, why)) {
-        for (uint32_t i = 0; i < good; ++i) drop(c.w, static_cast<rte_mbuf*>(bufs[i]->cookie), why);
-        return;
-    }
-    uint64_t bytes = 0, wire = 0;
-    for (uint32_t i = 0; i < good; ++i) {
-        bytes += bufs[i]->len;
-        wire += send_via(c, static_cast<rte_mbuf*>(bufs[i]->cookie), bufs[i]->data, hop);
-    }
-    SaCounters& sc = c.w.sa_counters[sa.slot];
-    sc.packets.add(good);
-    sc.bytes.add(bytes);
-    sc.last_used_tsc.store(rte_rdtsc(), std::memory_order_relaxed);
-    c.w.counters.protected_out.add(good);
-    c.w.counters.ports[hop.port].tx_bytes.add(wire);
+    end_run();
+    c.w.counters.protected_out.add(protected_out);
 }
 
 // `handed`: the packets came from another worker's hand-off (already counted as rx there).
@@ -280,7 +305,7 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
                     }
                     w.counters.fragments.add(nf - 1u);
                     EspBuf fb[kMaxFragments];
-                    EspBuf* fbp[kMaxFragments];
+                    OutboundSa* fsa[kMaxFragments];
                     for (uint16_t k = 0; k < nf; ++k) {
                         uint8_t* fbase = static_cast<uint8_t*>(fm[k]->buf_addr);
                         fb[k] = EspBuf{};
@@ -289,9 +314,10 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
                         fb[k].headroom = uint32_t(fip[k] - fbase) - kEthLen;
                         fb[k].tailroom = uint32_t(fm[k]->buf_len - (fip[k] - fbase) - fb[k].len);
                         fb[k].cookie = fm[k];
-                        fbp[k] = &fb[k];
+                        fb[k].sa = &osa.esp;
+                        fsa[k] = &osa;
                     }
-                    protect_group(c, osa, fbp, nf);
+                    protect_burst(c, fb, fsa, nf);
                     continue;
                 }
                 uint8_t* base = static_cast<uint8_t*>(m->buf_addr);
@@ -303,22 +329,10 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
                 b.headroom = uint32_t(ip - base) - kEthLen;
                 b.tailroom = uint32_t(m->buf_len - (ip - base) - pp[i].l3_len);
                 b.cookie = m;
+                b.sa = &es->sa->esp;
                 sa_of[nprot++] = es->sa.get();
             }
-            // Group by SA (usually one or a few per burst): runs of one SA go as they
-            // are; otherwise gather each SA's packets in arrival order.
-            bool done[kBurst] = {};
-            for (uint16_t a = 0; a < nprot; ++a) {
-                if (done[a]) continue;
-                EspBuf* gb[kBurst];
-                uint16_t gn = 0;
-                for (uint16_t b = a; b < nprot; ++b) {
-                    if (done[b] || sa_of[b] != sa_of[a]) continue;
-                    done[b] = true;
-                    gb[gn++] = &bufs[b];
-                }
-                protect_group(c, *sa_of[a], gb, gn);
-            }
+            if (nprot) protect_burst(c, bufs, sa_of, nprot);
         } else {
             t.in->classify_burst(kp, ncls, res);
             for (uint16_t k = 0; k < ncls; ++k) {

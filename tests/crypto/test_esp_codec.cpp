@@ -3,6 +3,7 @@
 #include <rte_ip.h>
 
 #include <cstring>
+#include <map>
 #include <set>
 #include <string>
 
@@ -397,4 +398,37 @@ PG_TEST(esp_codec, large_burst_partition_across_chunks) {
             ok &= v[g++] == &pk[i].buf;
     }
     CU_ASSERT(ok);
+}
+
+// One burst mixing SAs of different transforms (as a worker sends to many peers): each
+// SA's packets get its own consecutive sequence numbers in burst order, runs of one SA
+// included, and every packet decrypts under its own SA to the original inner packet.
+PG_TEST(esp_codec, mixed_sa_burst) {
+    SaPair a(Transform::aes128_gcm16, false, false, 100);
+    SaPair b(Transform::aes128_cbc_hmac_sha256_128, false, true, 7);
+    SaPair c(Transform::aes256_cbc_hmac_sha1_96, true, false, 0xfffffffeull);
+    SaPair* order[] = {&a, &a, &b, &a, &c, &c, &c, &b, &a, &b, &c, &a};
+    std::vector<Pkt> pk;
+    for (size_t i = 0; i < std::size(order); ++i) pk.emplace_back(uint32_t(40 + 37 * i), uint32_t(i));
+    pk[5] = Pkt(10, 5);  // not an IPv4 packet: fails alone, consumes no sequence number
+    std::vector<Bytes> orig;
+    for (auto& p : pk) orig.push_back(p.bytes());
+    auto v = ptrs(pk);
+    for (size_t i = 0; i < v.size(); ++i) v[i]->sa = &order[i]->out;
+    CU_ASSERT_EQUAL_FATAL(esp_encap_burst(engine(), v), v.size() - 1);
+    CU_ASSERT_EQUAL(pk[5].buf.reason, EspReason::bad_inner);
+    CU_ASSERT_PTR_EQUAL(v.back(), &pk[5].buf);  // failures at the tail
+    std::map<const SaPair*, uint64_t> next = {{&a, 100}, {&b, 7}, {&c, 0xfffffffeull}};
+    for (size_t i = 0; i < pk.size(); ++i) {
+        if (i == 5) continue;
+        SaPair& s = *order[i];
+        CU_ASSERT_EQUAL(pk[i].buf.seq, next[&s]);
+        const uint64_t seq = next[&s]++;
+        EspBuf& e = pk[i].buf;
+        to_decap_input(e, s.in, seq);
+        EspBuf* one[] = {&e};
+        CU_ASSERT_EQUAL(esp_decap_burst(engine(), std::span<EspBuf*>(one, 1)), 1u);
+        CU_ASSERT(pk[i].bytes() == orig[i]);
+    }
+    CU_ASSERT_EQUAL(next[&c], 0x100000001ull);  // c crossed into ESN-high 1 within the burst
 }
