@@ -242,6 +242,9 @@ step "gateways: Peregrine A in $NS_GA, Peregrine B in $NS_GB"
 say "  $PEREGRINE -l 0,1 --main-lcore 0 --no-huge -m 512 --no-pci --file-prefix $NS_GA \\" \
     "      --log-level '*:error' --no-telemetry -- -f examples/lab/gw-a.cfg --idle-sleep 200" \
     "  (B: --main-lcore 1 and gw-b.cfg, so the two workers poll different cores)"
+check_config() { "$PEREGRINE" --check-config -f "$1" >"$T/check.out" 2>&1 || { cat "$T/check.out"; return 1; }; }
+check "--check-config accepts examples/lab/gw-a.cfg" check_config "$CFG_A"
+check "--check-config accepts examples/lab/gw-b.cfg" check_config "$CFG_B"
 start_gw "$NS_GA" "$CFG_A" 0 "$T/gwa.log"
 PID_A=$LAST_PID
 start_gw "$NS_GB" "$CFG_B" 1 "$T/gwb.log"
