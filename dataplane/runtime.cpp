@@ -112,6 +112,7 @@ std::unique_ptr<Runtime> Runtime::create(const DataplaneSpec& spec, std::string&
         w->index = i;
         w->lcore = spec.worker_lcores[i];
         w->engine = crypto::Engine::create();
+        w->flow_cache = std::make_unique<FlowCache>();  // zeroed: every slot empty
         const std::string n = std::to_string(i);
         w->punt = rte_ring_create(("pg_punt" + n).c_str(), kPuntRing, int(rte_socket_id()),
                                   RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -137,6 +138,7 @@ std::unique_ptr<Runtime> Runtime::create(const DataplaneSpec& spec, std::string&
 // Classifiers + routes + port facts, published for the workers.
 bool Runtime::build_tables(const std::vector<MapEntrySpec>& entries, std::string& err) {
     auto t = std::make_unique<Tables>();
+    t->generation = ++tables_generation_;
     auto out = Classifier::build(entries, Direction::outbound);
     auto in = Classifier::build(entries, Direction::inbound);
     if (!out.classifier || !in.classifier) {

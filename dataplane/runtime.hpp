@@ -183,6 +183,7 @@ private:
 
     DataplaneSpec spec_;    // control side only (set_entries rewrites spec_.entries)
     uint32_t entry_count_ = 0;
+    uint32_t tables_generation_ = 0;  // Tables::generation of the last build
     std::vector<PortRuntime> ports_;
     rte_mempool* pool_ = nullptr;
     std::unique_ptr<Rcu> rcu_;

@@ -201,6 +201,39 @@ void protect_burst(const Ctx& c, EspBuf* bufs, OutboundSa* const* sa_of, uint16_
     c.w.counters.protected_out.add(protected_out);
 }
 
+// Outbound classification through the worker's flow cache (runtime_internal.hpp):
+// hits are answered from the cache, the misses go to rte_acl in one burst and fill it.
+void classify_out(Runtime::Worker& w, const Runtime::Tables& t, const FlowKey* const* keys, uint16_t n,
+                  uint32_t* res) {
+    if (t.out->stats().linear) return t.out->classify_burst(keys, n, res);
+    FlowCache& fc = *w.flow_cache;
+    const FlowKey* miss[kBurst];
+    uint16_t miss_at[kBurst], slot_of[kBurst];
+    uint16_t nmiss = 0;
+    for (uint16_t k = 0; k < n; ++k) {
+        const uint32_t s = FlowCache::index(*keys[k]);
+        const FlowCache::Slot& e = fc.slots[s];
+        if (e.generation == t.generation && std::memcmp(&e.key, keys[k], sizeof(FlowKey)) == 0) {
+            res[k] = e.result;
+            continue;
+        }
+        miss[nmiss] = keys[k];
+        miss_at[nmiss] = k;
+        slot_of[nmiss++] = uint16_t(s);
+    }
+    if (nmiss == 0) return;
+    uint32_t r[kBurst];
+    t.out->classify_burst(miss, nmiss, r);
+    for (uint16_t j = 0; j < nmiss; ++j) {
+        res[miss_at[j]] = r[j];
+        if (r[j] == Classifier::kError) continue;  // never cache a failure
+        FlowCache::Slot& e = fc.slots[slot_of[j]];
+        e.key = *miss[j];
+        e.result = r[j];
+        e.generation = t.generation;
+    }
+}
+
 // `handed`: the packets came from another worker's hand-off (already counted as rx there).
 void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, uint16_t pidx,
                    rte_mbuf** pkts, uint16_t n, bool handed = false) {
@@ -264,7 +297,7 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
     if (ncls) {
         uint32_t res[kBurst];
         if (t.inside[pidx]) {
-            t.out->classify_burst(kp, ncls, res);
+            classify_out(w, t, kp, ncls, res);
             EspBuf bufs[kBurst];
             OutboundSa* sa_of[kBurst];
             uint16_t nprot = 0;
