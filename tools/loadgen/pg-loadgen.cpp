@@ -140,8 +140,9 @@ const char* usage() {
            "  --count N             stop after offering N packets (default 0: no limit)\n"
            "  --drain-ms MS         keep receiving after the last transmit (default 300)\n"
            "  --burst N             largest tx batch (default 32)\n"
-           "  --max-lag-us US       after a generator stall, send at most this much backlog at\n"
-           "                        full speed and skip the rest (counted as late; default 100)\n"
+           "  --max-lag-us US       after a generator stall, send at most this much backlog (and\n"
+           "                        at least one burst) at full speed, skip the rest (counted\n"
+           "                        as late; default 100)\n"
            "  --check esp|ipv4|none every received frame must be ESP (or ESP-in-UDP with\n"
            "                        --udp-encap) / plain IPv4 (not ESP); default none\n"
            "  --spi N               with --check esp: the expected SPI\n"
@@ -467,8 +468,9 @@ void run_trial(const Settings& s, const Frames& frames, uint16_t rx_port, Receiv
     const uint64_t batch = s.rate > 0
         ? std::clamp<uint64_t>(uint64_t(s.rate / kBatchesPerSecond), 1, s.burst)
         : s.burst;
-    // Largest backlog sent at full speed after a pause (at least a few batches).
-    const uint64_t max_lag = std::max<uint64_t>(4 * batch, uint64_t(s.rate * double(s.max_lag_us) / 1e6));
+    // Largest backlog sent at full speed after a pause: --max-lag-us worth of packets, at
+    // least one full burst (at low rates a few ms of scheduling delay is no burst at all).
+    const uint64_t max_lag = std::max<uint64_t>(s.burst, uint64_t(s.rate * double(s.max_lag_us) / 1e6));
     const uint64_t t0 = rte_rdtsc();
     const uint64_t t_end = t0 + uint64_t(s.duration * double(hz));
     size_t next = 0;
@@ -641,12 +643,13 @@ int run(int argc, char** argv) {
         Totals t;
         Receiver r(s, t);
         run_trial(s, frames, *s.rx_port, r, t);
-        std::printf("%s\n", json(s, t, *s.rx_port).c_str());
-        std::fflush(stdout);
+        // The capture is complete on disk before the result line announces the trial's end.
         if (!s.capture.empty() && !write_capture(s.capture, r, err)) {
             std::fprintf(stderr, "pg-loadgen: capture: %s\n", err.c_str());
             return false;
         }
+        std::printf("%s\n", json(s, t, *s.rx_port).c_str());
+        std::fflush(stdout);
         return true;
     };
     if (!s.commands) {
