@@ -145,7 +145,7 @@ void forward_clear(const Ctx& c, rte_mbuf* m, uint8_t* ip) {
 // reorders only the pointer list; bufs[] and sa_of[] stay in step, so results are
 // walked in arrival order: SA counters are summed per run of one SA, and the route to
 // a run's peer is looked up once per run.
-void protect_burst(const Ctx& c, EspBuf* bufs, OutboundSa* const* sa_of, uint16_t n) {
+void protect_burst(const Ctx& c, uint16_t pidx, EspBuf* bufs, OutboundSa* const* sa_of, uint16_t n) {
     EspBuf* list[kBurst > kMaxFragments ? kBurst : kMaxFragments];
     for (uint16_t i = 0; i < n; ++i) list[i] = &bufs[i];
     esp_encap_burst(*c.w.engine, std::span<EspBuf*>(list, n));
@@ -174,6 +174,7 @@ void protect_burst(const Ctx& c, EspBuf* bufs, OutboundSa* const* sa_of, uint16_
                 // sender with ICMP fragmentation-needed; counted here as the drop it is.
                 c.w.counters.drops[static_cast<size_t>(Drop::too_big)].add(1);
                 mark_too_big(m, uint16_t(esp_max_inner_len(sa.esp)));
+                m->port = pidx;  // the control core answers on the port it came in by
                 if (rte_ring_enqueue(c.w.punt, m) != 0) rte_pktmbuf_free(m);
                 continue;
             }
@@ -350,7 +351,7 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
                         fb[k].sa = &osa.esp;
                         fsa[k] = &osa;
                     }
-                    protect_burst(c, fb, fsa, nf);
+                    protect_burst(c, pidx, fb, fsa, nf);
                     continue;
                 }
                 uint8_t* base = static_cast<uint8_t*>(m->buf_addr);
@@ -365,7 +366,7 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
                 b.sa = &es->sa->esp;
                 sa_of[nprot++] = es->sa.get();
             }
-            if (nprot) protect_burst(c, bufs, sa_of, nprot);
+            if (nprot) protect_burst(c, pidx, bufs, sa_of, nprot);
         } else {
             t.in->classify_burst(kp, ncls, res);
             for (uint16_t k = 0; k < ncls; ++k) {
