@@ -57,7 +57,7 @@ TRANSFORMS = {
         "secgw": "cipher_algo aes-128-cbc cipher_key %s auth_algo sha256-hmac auth_key %s" % (
             ":".join(re.findall("..", AES_KEY)), ":".join(re.findall("..", HMAC_KEY))),
         "cperf": "--optype cipher-then-auth --cipher-algo aes-cbc --cipher-op encrypt "
-                 "--cipher-key-sz 16 --cipher-iv-sz 16 --auth-algo sha256-hmac --auth-op generate "
+                 "--cipher-key-sz 16 --cipher-iv-sz 16 --auth-algo sha2-256-hmac --auth-op generate "
                  "--auth-key-sz 32 --digest-sz 16",
     },
 }
@@ -370,7 +370,7 @@ def cmd_report(a):
         elif k == "probe":
             probes[r["case"]][r["mode"]] = r["tx_mpps"]
         elif k == "verify":
-            verify[(r["impl"], r["case"])] = r
+            verify[(r["impl"], r["case"], r.get("mode") or "")] = r
         elif k == "pgstats":
             pgstats[r["case"]].append(r)
         elif k == "acl":
@@ -409,8 +409,10 @@ def cmd_report(a):
             "source_mpps": s_ceil, "crypto_mpps": c_ceil, "serial_limit_mpps": serial,
             "peregrine_share": pg / serial if pg and serial else None,
             "secgw_share": sg / serial if sg and serial else None,
-            "verify_peregrine": verify.get(("pg", c["case"])),
-            "verify_secgw": verify.get(("secgw", c["case"])),
+            "verify_peregrine": verify.get(("pg", c["case"], "")),
+            "verify_secgw": verify.get(("secgw", c["case"], best_mode or "")),
+            "verify_secgw_modes": {m: v for (i, cc, m), v in verify.items()
+                                   if i == "secgw" and cc == c["case"]},
             "peregrine_drops": dict(drops),
         })
 
