@@ -34,7 +34,8 @@ namespace peregrine::dataplane {
     X(handoff_full, "hand-off ring to the SA's owning worker full")                \
     X(tx_full, "TX queue full")                                                    \
     X(not_for_us, "ESP/IKE/ICMP for an address that is not ours")                  \
-    X(fragment, "IPv4 fragment (reassembly not supported)")
+    X(reassembly, "IPv4 fragment timed out, overlapped, or found the reassembly table full") \
+    X(reassembled_too_big, "reassembled IPv4 datagram larger than one mbuf")
 
 enum class Drop : uint8_t {
 #define PG_X(name, help) name,
@@ -78,12 +79,18 @@ static_assert(sizeof(SaCounters) == 24, "SaCounters layout changed: update the c
 
 struct alignas(64) WorkerCounters {
     // Per worker, once idle:
-    //   rx + injected + handoff_in + fragments == tx + sum(drops) + punted + handoff_out.
+    //   rx + injected + handoff_in + fragments
+    //     == tx + sum(drops) + punted + handoff_out + reasm_merged + held (see below).
     // Summed over workers handoff_in == handoff_out. `fragments` counts the packets that
     // fragmentation before encryption added (a packet cut in 3 adds 2).
     Counter rx, tx, injected, protected_out, decrypted_in, bypass, punted, iterations;
     Counter handoff_out, handoff_in;  // inbound ESP passed to / received from the SA's owner
     Counter fragments;                // packets added by fragmentation before encryption
+    // Received IPv4 fragments the reassembly table took; a completed datagram of k
+    // fragments goes on as one packet, so k - 1 count as reasm_merged. Fragments the
+    // table frees (timeout, overlap, full) count as drops[reassembly] too; the ones
+    // still held are reasm_taken - reasm_merged - drops[reassembly].
+    Counter reasm_taken, reasm_merged;
     Counter drops[kDropReasons];
     PortCounters ports[kMaxPorts];
 };

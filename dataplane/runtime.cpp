@@ -113,6 +113,9 @@ std::unique_ptr<Runtime> Runtime::create(const DataplaneSpec& spec, std::string&
         w->lcore = spec.worker_lcores[i];
         w->engine = crypto::Engine::create();
         w->flow_cache = std::make_unique<FlowCache>();  // zeroed: every slot empty
+        w->frag_tbl = rte_ip_frag_table_create(kReasmBuckets, kReasmBucketEntries, kReasmMaxFlows,
+                                               rte_get_tsc_hz() * kReasmTimeoutMs / 1000,
+                                               int(rte_socket_id()));
         const std::string n = std::to_string(i);
         w->punt = rte_ring_create(("pg_punt" + n).c_str(), kPuntRing, int(rte_socket_id()),
                                   RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -125,7 +128,7 @@ std::unique_ptr<Runtime> Runtime::create(const DataplaneSpec& spec, std::string&
         w->no_sa_last = static_cast<uint64_t*>(
             rte_zmalloc("pg_nosa", sizeof(uint64_t) * kMaxEntries, RTE_CACHE_LINE_SIZE));
         w->event_interval = rte_get_tsc_hz() / kEventsPerSecond;
-        if (!w->engine || !w->punt || !w->events || !w->handoff || !w->sa_counters || !w->no_sa_last) {
+        if (!w->engine || !w->frag_tbl || !w->punt || !w->events || !w->handoff || !w->sa_counters || !w->no_sa_last) {
             err = "worker " + n + ": cannot allocate its engine, rings or counters";
             return nullptr;
         }
@@ -192,6 +195,8 @@ Runtime::~Runtime() {
         rte_ring_free(w->punt);
         rte_ring_free(w->handoff);
         rte_ring_free(w->events);
+        if (w->frag_tbl) rte_ip_frag_table_destroy(w->frag_tbl);  // frees what it holds
+        rte_ip_frag_free_death_row(&w->death_row, 0);
         rte_free(w->sa_counters);
         rte_free(w->no_sa_last);
     }
@@ -410,6 +415,9 @@ Stats Runtime::stats() const {
         s.handoff += c.handoff_out.get();
         s.fragments += c.fragments.get();
         s.iterations += c.iterations.get();
+        s.reassembly_merged += c.reasm_merged.get();
+        s.reassembly_held +=
+            c.reasm_taken.get() - c.reasm_merged.get() - c.drops[size_t(Drop::reassembly)].get();
         for (size_t d = 0; d < kDropReasons; ++d) s.drops[d] += c.drops[d].get();
     }
     return s;

@@ -93,7 +93,10 @@ struct Stats {
     uint64_t handoff = 0;  // inbound ESP a worker passed to the SA's owning worker (software dispatch)
     uint64_t fragments = 0;  // packets added by fragmentation before encryption
     uint64_t iterations = 0;  // worker loop iterations (liveness: grows while workers run)
-    // rx + injected + fragments == tx + total_drops() + punted, once the workers are idle
+    uint64_t reassembly_held = 0;    // received fragments waiting in the reassembly tables
+    uint64_t reassembly_merged = 0;  // fragments merged into a completed datagram (k - 1 each)
+    // rx + injected + fragments
+    //   == tx + total_drops() + punted + reassembly_held + reassembly_merged, once idle
     uint64_t drops[kDropReasons] = {};
     uint64_t total_drops() const;
 };

@@ -4,6 +4,7 @@
 
 #include <rte_cycles.h>
 #include <rte_hash_crc.h>
+#include <rte_ip_frag.h>
 
 #include <cstring>
 
@@ -76,6 +77,15 @@ struct Runtime::SaInTable {
 
 inline constexpr uint16_t kTxBuf = 2 * kBurst;  // per port; flushed when full and per loop
 
+// IPv4 reassembly of received fragments (transit traffic must be classified by its
+// ports, and a peer's ESP may arrive fragmented): one rte_ip_frag table per worker.
+// At most kReasmMaxFlows datagrams x RTE_LIBRTE_IP_FRAG_MAX_FRAG fragments are held
+// (2048 mbufs), well inside the pool; incomplete ones are freed after kReasmTimeoutMs.
+inline constexpr uint32_t kReasmBuckets = 64;
+inline constexpr uint32_t kReasmBucketEntries = 4;
+inline constexpr uint32_t kReasmMaxFlows = kReasmBuckets * kReasmBucketEntries;
+inline constexpr uint64_t kReasmTimeoutMs = 2000;
+
 // Per-worker cache of outbound classification results (the idea of VPP's SPD flow
 // cache): direct-mapped by a CRC of the flow key, each slot tagged with the generation
 // of the tables it was computed from, so a republished crypto map set invalidates every
@@ -110,6 +120,8 @@ struct alignas(64) Runtime::Worker {
     uint64_t nh_last[256] = {};         // tsc of the last no_neighbour event per hash
     uint64_t event_interval = 0;        // tsc ticks between events of one kind/key
     std::unique_ptr<FlowCache> flow_cache;  // outbound classification results
+    rte_ip_frag_tbl* frag_tbl = nullptr;    // IPv4 reassembly (runtime.cpp owns it)
+    rte_ip_frag_death_row death_row{};      // fragments the table gave up: freed per burst
     rte_ring* punt = nullptr;           // worker -> control: mbufs
     rte_ring* events = nullptr;         // worker -> control: Event
     rte_ring* handoff = nullptr;        // other workers -> this one: inbound ESP it owns (MP/SC)

@@ -202,6 +202,43 @@ void protect_burst(const Ctx& c, uint16_t pidx, EspBuf* bufs, OutboundSa* const*
     c.w.counters.protected_out.add(protected_out);
 }
 
+// Hand a received IPv4 fragment to the worker's reassembly table. Returns the whole
+// datagram in one fresh single-segment mbuf (header checksum recomputed) when this
+// fragment completed it, else nullptr: the fragment is held (counted reasm_taken) or
+// was dropped. Fragments are rare: the copy into one segment keeps the hot path flat.
+rte_mbuf* reassemble(Runtime::Worker& w, rte_mempool* pool, rte_mbuf* m, const ParsedPkt& p) {
+    m->l2_len = p.l3_off;
+    m->l3_len = uint16_t((rte_pktmbuf_mtod_offset(m, const uint8_t*, p.l3_off)[0] & 0x0f) * 4);
+    // Trim L2 padding: the library sizes the fragment from the mbuf.
+    rte_pktmbuf_trim(m, uint16_t(m->pkt_len - p.l3_off - p.l3_len));
+    auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, p.l3_off);
+    rte_mbuf* whole = rte_ipv4_frag_reassemble_packet(w.frag_tbl, &w.death_row, m, rte_rdtsc(), ip);
+    if (!whole) {
+        w.counters.reasm_taken.add(1);
+        return nullptr;
+    }
+    w.counters.reasm_merged.add(whole->nb_segs - 1u);  // one segment per fragment
+    rte_mbuf* flat = whole->nb_segs == 1 ? whole : rte_pktmbuf_alloc(pool);
+    if (flat != whole) {
+        if (!flat || whole->pkt_len > rte_pktmbuf_tailroom(flat)) {
+            if (flat) rte_pktmbuf_free(flat);
+            drop(w, whole, Drop::reassembled_too_big);
+            return nullptr;
+        }
+        char* dst = rte_pktmbuf_append(flat, uint16_t(whole->pkt_len));
+        for (const rte_mbuf* seg = whole; seg; seg = seg->next) {
+            std::memcpy(dst, rte_pktmbuf_mtod(seg, const char*), seg->data_len);
+            dst += seg->data_len;
+        }
+        flat->port = whole->port;
+        rte_pktmbuf_free(whole);
+    }
+    auto* hdr = rte_pktmbuf_mtod_offset(flat, rte_ipv4_hdr*, p.l3_off);
+    hdr->hdr_checksum = 0;
+    hdr->hdr_checksum = rte_ipv4_cksum(hdr);
+    return flat;
+}
+
 // Outbound classification through the worker's flow cache (runtime_internal.hpp):
 // hits are answered from the cache, the misses go to rte_acl in one burst and fill it.
 void classify_out(Runtime::Worker& w, const Runtime::Tables& t, const FlowKey* const* keys, uint16_t n,
@@ -270,12 +307,18 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
             case PktClass::arp: punt(w, m, pidx); pkts[i] = nullptr; continue;
             default: break;
         }
-        const bool to_us = t.own(p.dst_ip) >= 0;
-        if (p.fragment) {
-            drop(w, m, Drop::fragment);
-            pkts[i] = nullptr;
-            continue;
+        if (p.fragment) {  // classified (or decrypted) only once whole
+            m = reassemble(w, rt.pool(), m, p);
+            pkts[i] = m;
+            if (!m) continue;
+            pp[i] = parse_frame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len);
+            if (pp[i].cls == PktClass::malformed) {
+                drop(w, m, Drop::malformed);
+                pkts[i] = nullptr;
+                continue;
+            }
         }
+        const bool to_us = t.own(p.dst_ip) >= 0;
         if (to_us) {
             if (p.cls == PktClass::esp || p.cls == PktClass::esp_in_udp) {
                 esp[nesp++] = i;
@@ -293,6 +336,10 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
         cls[ncls++] = i;
     }
     if (!handed) w.counters.ports[pidx].rx_bytes.add(rx_bytes);
+    if (w.death_row.cnt) {  // fragments the reassembly table gave up on in this burst
+        w.counters.drops[size_t(Drop::reassembly)].add(w.death_row.cnt);
+        rte_ip_frag_free_death_row(&w.death_row, 0);
+    }
 
     // --- transit traffic: crypto ACLs in bulk ---
     if (ncls) {

@@ -1,8 +1,10 @@
-// tests/runtime/test_reconfigure.cpp - Runtime::set_entries (crypto ACLs rebuilt
-// on the control thread and published by RCU) and the workers' flow cache of outbound
-// classification results: a new crypto map set must take effect for flows the cache
-// already knows, on the rte_acl path (> Classifier::kLinearMaxAces ACEs) and the linear
-// one. Frames go through worker 0's real pipeline with Runtime::run_inline().
+// tests/runtime/test_runtime_inline.cpp - the data-plane runtime, frames through
+// worker 0's real pipeline with Runtime::run_inline() on net_null ports:
+//   reconfigure: Runtime::set_entries (crypto ACLs rebuilt on the control thread and
+//     published by RCU) and the workers' flow cache of outbound classification results:
+//     a new crypto map set takes effect for flows the cache already knows, on the
+//     rte_acl path (> Classifier::kLinearMaxAces ACEs) and the linear one;
+//   reassembly: received IPv4 fragments are reassembled before classification.
 #include <rte_dev.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -79,7 +81,8 @@ Counts send(Runtime& rt, uint8_t host, unsigned n) {
     return {b.protected_out - a.protected_out, b.no_sa - a.no_sa, b.bypass - a.bypass};
 }
 
-uint16_t run(uint32_t n_entries, const char* tag) {  // returns the inside DPDK port id
+// Entries as entries(n, 0); only entry 5 has an (outbound GCM) SA, to kPeer.
+std::unique_ptr<Runtime> make_runtime(uint32_t n_entries, const char* tag) {
     DataplaneSpec spec;
     spec.ports.push_back({"inside0", std::string("net_null_rc_i") + tag + ",no-rx=1", true,
                           RTE_IPV4(192, 0, 2, 1), 24, 1500});
@@ -92,10 +95,7 @@ uint16_t run(uint32_t n_entries, const char* tag) {  // returns the inside DPDK 
     spec.mbufs = 2047;
     std::string err;
     auto rt = Runtime::create(spec, err);
-    if (!rt) {
-        CU_FAIL("Runtime::create");
-        return 0;
-    }
+    if (!rt) return nullptr;
     rt->learn_neighbour(kPeer, 1, rte_ether_addr{{0x02, 0, 0, 0, 0, 0x02}});
     SaSpec sa;
     sa.transform = crypto::Transform::aes128_gcm16;
@@ -104,7 +104,17 @@ uint16_t run(uint32_t n_entries, const char* tag) {  // returns the inside DPDK 
     sa.local = RTE_IPV4(198, 51, 100, 1);
     sa.peer = kPeer;
     sa.entry = 5;
-    CU_ASSERT_FATAL(rt->set_active(5, sa, err) >= 0);  // only entry 5 has an SA
+    if (rt->set_active(5, sa, err) < 0) return nullptr;
+    return rt;
+}
+
+uint16_t run(uint32_t n_entries, const char* tag) {  // returns the inside DPDK port id
+    std::string err;
+    auto rt = make_runtime(n_entries, tag);
+    if (!rt) {
+        CU_FAIL("make_runtime");
+        return 0;
+    }
 
     // 203.0.113.5 is entry 5's: protected, the first burst fills the cache, the rest hit.
     for (int round = 0; round < 3; ++round) {
@@ -146,12 +156,72 @@ uint16_t run(uint32_t n_entries, const char* tag) {  // returns the inside DPDK 
     return rt->ports()[0].port_id;
 }
 
-int reconfigure_init() { return pgtest::dataplane::eal_init_once(); }
-int reconfigure_cleanup() { return 0; }
+// A fragment of the UDP datagram 192.0.2.10 -> 203.0.113.`host` (id 77) whose IP
+// payload is `total` bytes: payload bytes [off, off + len), MF unless it is the last.
+rte_mbuf* fragment(rte_mempool* pool, uint8_t host, uint16_t total, uint16_t off, uint16_t len) {
+    std::vector<uint8_t> payload(total);
+    for (size_t i = 0; i < total; ++i) payload[i] = uint8_t(i * 13);
+    payload[0] = 0x30, payload[1] = 0x39, payload[2] = 0x13, payload[3] = 0x88;  // UDP header
+    payload[4] = uint8_t(total >> 8), payload[5] = uint8_t(total), payload[6] = payload[7] = 0;
+    std::vector<uint8_t> f(14 + 20 + len, 0);
+    f[0] = 0x02, f[5] = 0x01, f[6] = 0x02, f[11] = 0x0a, f[12] = 0x08;
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(f.data() + 14);
+    ip->version_ihl = 0x45;
+    ip->total_length = rte_cpu_to_be_16(uint16_t(20 + len));
+    ip->packet_id = rte_cpu_to_be_16(77);
+    const bool more = off + len < total;
+    ip->fragment_offset = rte_cpu_to_be_16(uint16_t((off / 8) | (more ? RTE_IPV4_HDR_MF_FLAG : 0)));
+    ip->time_to_live = 64;
+    ip->next_proto_id = 17;
+    ip->src_addr = rte_cpu_to_be_32(RTE_IPV4(192, 0, 2, 10));
+    ip->dst_addr = rte_cpu_to_be_32(RTE_IPV4(203, 0, 113, host));
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    std::memcpy(f.data() + 34, payload.data() + off, len);
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (!m) return nullptr;
+    char* d = rte_pktmbuf_append(m, uint16_t(f.size()));
+    if (!d) return nullptr;
+    std::memcpy(d, f.data(), f.size());
+    return m;
+}
+
+int suite_init() { return pgtest::dataplane::eal_init_once(); }
+int suite_cleanup() { return 0; }
 
 }  // namespace
 
-PG_SUITE_HOOKS(reconfigure, reconfigure_init, reconfigure_cleanup);
+PG_SUITE_HOOKS(reconfigure, suite_init, suite_cleanup);
+PG_SUITE_HOOKS(reassembly, suite_init, suite_cleanup);
+
+// A host's 1808-byte UDP datagram, fragmented by the host (DF clear) and arriving last
+// fragment first, is reassembled, classified by its ports into entry 5, too big for
+// the tunnel so fragmented again before encryption: two ESP packets. A fragment whose
+// datagram never completes stays held and is accounted for.
+PG_TEST(reassembly, fragments_reassembled_then_protected) {
+    auto rt = make_runtime(20, "f");
+    CU_ASSERT_FATAL(rt != nullptr);
+    rte_mbuf* last = fragment(rt->pool(), 5, 1808, 1480, 328);
+    CU_ASSERT_TRUE(rt->run_inline(0, &last, 1));
+    Stats s = rt->stats();
+    CU_ASSERT_EQUAL(s.reassembly_held, 1u);
+    CU_ASSERT_EQUAL(s.protected_out, 0u);
+    rte_mbuf* first = fragment(rt->pool(), 5, 1808, 0, 1480);
+    CU_ASSERT_TRUE(rt->run_inline(0, &first, 1));
+    s = rt->stats();
+    CU_ASSERT_EQUAL(s.reassembly_held, 0u);
+    CU_ASSERT_EQUAL(s.reassembly_merged, 1u);
+    CU_ASSERT_EQUAL(s.protected_out, 2u);  // 1828-byte inner packet: two fragments, two ESP
+    CU_ASSERT_EQUAL(s.fragments, 1u);
+    CU_ASSERT_EQUAL(s.tx, 2u);
+    CU_ASSERT_EQUAL(s.total_drops(), 0u);
+    // A lone first fragment of another datagram (to an unprotected host): held.
+    rte_mbuf* lone = fragment(rt->pool(), 200, 1808, 0, 1480);
+    CU_ASSERT_TRUE(rt->run_inline(0, &lone, 1));
+    s = rt->stats();
+    CU_ASSERT_EQUAL(s.reassembly_held, 1u);
+    CU_ASSERT_EQUAL(s.rx + s.fragments,
+                    s.tx + s.total_drops() + s.punted + s.reassembly_held + s.reassembly_merged);
+}
 
 // 20 entries: above kLinearMaxAces, so rte_acl with the workers' flow cache.
 PG_TEST(reconfigure, acl_and_flow_cache_follow_set_entries) {
