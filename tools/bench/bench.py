@@ -342,6 +342,10 @@ def fmt(v, p=2):
     return "-" if v is None else ("%." + str(p) + "f") % v
 
 
+def pct(v):
+    return "-" if v is None else "%.0f%%" % (100 * v)
+
+
 def cmd_report(a):
     plan = read_plan(a.plan)
     rows = [json.loads(l) for l in open(a.results) if l.strip()]
@@ -425,8 +429,7 @@ def cmd_report(a):
     for c in cases:
         lines.append((c["case"], str(c["sas"]), fmt(c["peregrine_mpps"], 3), fmt(c["secgw_mpps"], 3),
                       c["secgw_mode"] or "-", fmt(c["ratio"]),
-                      fmt(c["peregrine_share"] and 100 * c["peregrine_share"], 0) + "%",
-                      fmt(c["secgw_share"] and 100 * c["secgw_share"], 0) + "%",
+                      pct(c["peregrine_share"]), pct(c["secgw_share"]),
                       fmt(c["source_mpps"]), fmt(c["crypto_mpps"]), fmt(c["serial_limit_mpps"]),
                       vflag(c["verify_peregrine"]) + "/" + vflag(c["verify_secgw"])))
     out = []
