@@ -481,7 +481,8 @@ uint32_t Engine::run_round(EspOp* ops, OpStatus* status, uint32_t n, bool encryp
                 ++m;
         }
         if (m > 0) {
-            const uint32_t done = IMB_SUBMIT_BURST(mgr_, m, jobs);
+            const uint32_t done =
+                opts_.check_jobs ? IMB_SUBMIT_BURST(mgr_, m, jobs) : IMB_SUBMIT_BURST_NOCHECK(mgr_, m, jobs);
             if (done == 0 && imb_get_errno(mgr_) != 0) {
                 // An invalid job aborts the whole burst; report every op of it.
                 // Submitted ops keep the engine_error run() preset them to.

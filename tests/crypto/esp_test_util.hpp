@@ -43,7 +43,7 @@ inline std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
 inline peregrine::crypto::Engine& engine(peregrine::crypto::MbApi api = peregrine::crypto::MbApi::job) {
     static std::unique_ptr<peregrine::crypto::Engine> e[2];
     auto& slot = e[api == peregrine::crypto::MbApi::job ? 0 : 1];
-    if (!slot) slot = peregrine::crypto::Engine::create({api, peregrine::crypto::MbArch::automatic});
+    if (!slot) slot = peregrine::crypto::Engine::create({api, peregrine::crypto::MbArch::automatic, true});
     return *slot;
 }
 
