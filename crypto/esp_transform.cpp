@@ -315,7 +315,10 @@ OpStatus fill_job(IMB_JOB* job, EspOp& op, uint8_t* tag, uint8_t* icv_save, cons
     job->cipher_direction = encrypt ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT;
     job->chain_order = encrypt ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
     job->key_len_in_bytes = ti.cipher_key_len;
-    job->auth_tag_output = tag;
+    // Encrypt: the ICV goes straight into the packet (with ESN the ESN-high bytes
+    // parked there are hashed before the tag is written over them). Decrypt: to
+    // scratch, compared with the received ICV on completion.
+    job->auth_tag_output = encrypt ? op.icv : tag;
     *expect = op.icv;
     // AES-CBC + HMAC: the authenticated region is one contiguous span from esp_hdr.
     if (op.len == 0 || op.len % 16 != 0) return OpStatus::bad_length;
@@ -432,7 +435,6 @@ uint32_t Engine::run_round(EspOp* ops, OpStatus* status, uint32_t n, bool encryp
         }
         const uint8_t icv_len = info(op.keys->transform()).icv_len;
         if (encrypt) {
-            std::memcpy(op.icv, s.op[i].tag, icv_len);
             status[i] = OpStatus::ok;
         } else {
             status[i] = icv_equal(s.op[i].tag, s.op[i].expect, icv_len) ? OpStatus::ok : OpStatus::auth_failed;
