@@ -256,12 +256,21 @@ Classifier::BuildResult Classifier::build(std::span<const MapEntrySpec> entries,
 // The semantics spelled out: ACEs in global (sequence, then list) order; the first
 // match of an entry decides it: permit -> that entry; deny -> skip to the next entry.
 uint32_t Classifier::classify_linear(const FlowKey& key) const noexcept {
-    const uint32_t src = rte_be_to_cpu_32(key.src), dst = rte_be_to_cpu_32(key.dst);
-    const uint16_t sp = rte_be_to_cpu_16(key.sport), dp = rte_be_to_cpu_16(key.dport);
+    return linear_walk(key.proto, rte_be_to_cpu_32(key.src), rte_be_to_cpu_32(key.dst),
+                       rte_be_to_cpu_16(key.sport), rte_be_to_cpu_16(key.dport));
+}
+
+uint32_t Classifier::classify_linear(const ParsedPkt& p) const noexcept {
+    const bool ports = p.ip_proto == wire::kProtoTcp || p.ip_proto == wire::kProtoUdp;
+    return linear_walk(p.ip_proto, p.src_ip, p.dst_ip, ports ? p.sport : 0, ports ? p.dport : 0);
+}
+
+uint32_t Classifier::linear_walk(uint8_t proto, uint32_t src, uint32_t dst, uint16_t sp,
+                                 uint16_t dp) const noexcept {
     const auto n = static_cast<uint32_t>(host_aces_.size());
     for (uint32_t g = 0; g < n;) {
         const HostAce& a = host_aces_[g];
-        if ((a.proto == 0 || a.proto == key.proto) && (src & a.src_mask) == a.src &&
+        if ((a.proto == 0 || a.proto == proto) && (src & a.src_mask) == a.src &&
             (dst & a.dst_mask) == a.dst && sp >= a.sport_lo && sp <= a.sport_hi &&
             dp >= a.dport_lo && dp <= a.dport_hi) {
             const RuleInfo& r = rules_[g];

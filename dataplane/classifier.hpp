@@ -131,6 +131,10 @@ public:
     void classify_burst(const FlowKey* const keys[], uint32_t n, uint32_t out[]) const noexcept;
     uint32_t classify(const FlowKey& key) const noexcept;
 
+    // The linear walk straight from a parsed packet's host-order fields (no FlowKey),
+    // for maps with stats().linear; the same result as classify(make_flow_key(p)).
+    uint32_t classify_linear(const ParsedPkt& p) const noexcept;
+
     // First match within entry `entry` alone is a permit (inner-packet check of an SA).
     bool entry_permits(const FlowKey& key, uint32_t entry) const noexcept;
 
@@ -174,6 +178,7 @@ private:
     };
     static constexpr uint32_t kNoResume = 0xffffffffu;
     uint32_t classify_linear(const FlowKey& key) const noexcept;
+    uint32_t linear_walk(uint8_t proto, uint32_t src, uint32_t dst, uint16_t sp, uint16_t dp) const noexcept;
 
     Direction dir_ = Direction::outbound;
     bool linear_ = false;

@@ -243,7 +243,6 @@ rte_mbuf* reassemble(Runtime::Worker& w, rte_mempool* pool, rte_mbuf* m, const P
 // hits are answered from the cache, the misses go to rte_acl in one burst and fill it.
 void classify_out(Runtime::Worker& w, const Runtime::Tables& t, const FlowKey* const* keys, uint16_t n,
                   uint32_t* res) {
-    if (t.out->stats().linear) return t.out->classify_burst(keys, n, res);
     FlowCache& fc = *w.flow_cache;
     const FlowKey* miss[kBurst];
     uint16_t miss_at[kBurst], slot_of[kBurst];
@@ -290,6 +289,9 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
         w.counters.rx.add(n);
         w.counters.ports[pidx].rx_packets.add(n);
     }
+    // A small outbound map is walked straight from the parsed fields: no flow keys.
+    const bool linear_out = t.inside[pidx] && t.out->stats().linear;
+    const bool need_keys = !linear_out;
     uint64_t rx_bytes = 0;
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
@@ -331,8 +333,10 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
         if (p.cls == PktClass::esp || p.cls == PktClass::esp_in_udp || p.cls == PktClass::ike) {
             // transit ESP/IKE is classified like any other traffic
         }
-        keys[ncls] = make_flow_key(p);
-        kp[ncls] = &keys[ncls];
+        if (need_keys) {
+            keys[ncls] = make_flow_key(p);
+            kp[ncls] = &keys[ncls];
+        }
         cls[ncls++] = i;
     }
     if (!handed) w.counters.ports[pidx].rx_bytes.add(rx_bytes);
@@ -345,7 +349,10 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
     if (ncls) {
         uint32_t res[kBurst];
         if (t.inside[pidx]) {
-            classify_out(w, t, kp, ncls, res);
+            if (linear_out)
+                for (uint16_t k = 0; k < ncls; ++k) res[k] = t.out->classify_linear(pp[cls[k]]);
+            else
+                classify_out(w, t, kp, ncls, res);
             EspBuf bufs[kBurst];
             OutboundSa* sa_of[kBurst];
             uint16_t nprot = 0;

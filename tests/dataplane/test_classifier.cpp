@@ -393,6 +393,16 @@ PG_TEST(classifier, cross_check_random_200k) {
                     std::printf("\n  round %u pkt %zu: out %d in %d reference %d", round, i,
                                 static_cast<int>(ro[i]), static_cast<int>(ri[i]), static_cast<int>(ref));
             }
+            if (g_impl == ClassifierImpl::linear) {  // the worker's path: parsed fields, no key
+                ParsedPkt pp;
+                pp.ip_proto = pkts[i].proto;
+                pp.src_ip = pkts[i].src;
+                pp.dst_ip = pkts[i].dst;
+                pp.sport = uint16_t(rng());  // ignored unless TCP/UDP (the key zeroes them)
+                pp.dport = uint16_t(rng());
+                if (pkts[i].proto == TCP || pkts[i].proto == UDP) pp.sport = pkts[i].sport, pp.dport = pkts[i].dport;
+                if (out->classify_linear(pp) != ref) ++mismatches;
+            }
             const uint32_t e = rng() % static_cast<uint32_t>(cfg.size());
             if (in->entry_permits(ki[i], e) != reference_entry_permits(cfg[e], pkts[i])) ++mismatches;
         }
