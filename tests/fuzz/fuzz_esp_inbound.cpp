@@ -287,7 +287,7 @@ std::vector<uint8_t> seal(const PeerSa& sa, uint64_t seq, std::vector<uint8_t> p
     uint8_t* iv = esp.data() + 8;
     for (size_t i = 0; i < ti.iv_len; ++i) iv[i] = uint8_t(seq >> (8 * (i % 8))) ^ uint8_t(i * 29);
     uint8_t* payload = iv + ti.iv_len;
-    std::memcpy(payload, plain.data(), plain.size());
+    if (!plain.empty()) std::memcpy(payload, plain.data(), plain.size());
     crypto::EspOp op{};
     op.keys = sa.keys.get();
     op.esp_hdr = esp.data();
