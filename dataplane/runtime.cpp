@@ -363,7 +363,7 @@ int Runtime::set_active(uint32_t entry, std::optional<SaSpec> spec, std::string&
     const int old_slot = prev && prev->sa ? prev->sa->slot : -1;
     entries_[entry].publish(std::move(st), *rcu_);
     if (old_slot >= 0) rcu_->retire([this, old_slot] { free_sa_slot(old_slot); });
-    return slot;
+    return spec ? slot : kNoSaSlot;
 }
 
 uint32_t Runtime::active_peer(uint32_t entry) const {

@@ -45,6 +45,7 @@ namespace peregrine::dataplane {
 inline constexpr uint32_t kMaxSas = 4096;       // SA slots (counters are per slot)
 inline constexpr uint32_t kMaxEntries = 4096;   // crypto map entries
 inline constexpr uint16_t kBurst = 32;          // rx/tx burst: the l3fwd default
+inline constexpr int kNoSaSlot = int(kMaxSas);  // set_active(entry, nullopt) succeeded
 
 struct DataplaneSpec {
     std::vector<PortSpec> ports;          // index = appliance port index
@@ -124,7 +125,8 @@ public:
     bool remove_inbound_sa(uint32_t spi);
     // Make `peer` with outbound SA `sa` the entry's active peer, atomically; nullopt
     // = no active peer (protected traffic is dropped and reported). Returns the new
-    // outbound SA slot, or -1 on error (the entry keeps its state).
+    // outbound SA slot (kNoSaSlot after a successful nullopt), or -1 on error (the entry
+    // keeps its state).
     int set_active(uint32_t entry, std::optional<SaSpec> sa, std::string& err);
     uint32_t active_peer(uint32_t entry) const;
 

@@ -243,6 +243,7 @@ rte_mbuf* reassemble(Runtime::Worker& w, rte_mempool* pool, rte_mbuf* m, const P
 // hits are answered from the cache, the misses go to rte_acl in one burst and fill it.
 void classify_out(Runtime::Worker& w, const Runtime::Tables& t, const FlowKey* const* keys, uint16_t n,
                   uint32_t* res) {
+    if (t.out->stats().linear) return t.out->classify_burst(keys, n, res);
     FlowCache& fc = *w.flow_cache;
     const FlowKey* miss[kBurst];
     uint16_t miss_at[kBurst], slot_of[kBurst];
@@ -422,10 +423,16 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
             }
             if (nprot) protect_burst(c, pidx, bufs, sa_of, nprot);
         } else {
+            // Clear transit arriving on an outside port: what the mirrored map says must
+            // arrive protected is dropped; so is what the map as written would protect
+            // on its way out (a spoofed inside source hairpinning through an outside
+            // port): the crypto map applies to everything that leaves by its interface.
             t.in->classify_burst(kp, ncls, res);
+            uint32_t res_out[kBurst];
+            classify_out(w, t, kp, ncls, res_out);
             for (uint16_t k = 0; k < ncls; ++k) {
                 rte_mbuf* m = pkts[cls[k]];
-                if (res[k] != Classifier::kBypass) {
+                if (res[k] != Classifier::kBypass || res_out[k] != Classifier::kBypass) {
                     drop(w, m, Drop::clear_must_be_protected);
                     continue;
                 }

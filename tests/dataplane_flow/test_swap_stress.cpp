@@ -392,11 +392,9 @@ PG_TEST(swap_stress, worker_forwards_while_the_entry_sa_is_swapped_100k_times) {
     // Traffic flows under SA 0 before the swapping starts.
     waits_ok &= wait_for("SA 0 protects traffic", [&] { return protected_out() > 0; }, tick);
 
-    // set_active(entry, nullopt) returns -1 (no slot) on success too: success = no error text.
     auto set_none = [&] {
         err.clear();
-        rt->set_active(0, std::nullopt, err);
-        return err.empty();
+        return rt->set_active(0, std::nullopt, err) == kNoSaSlot && err.empty();
     };
     for (uint32_t i = 1; i < kSaSwaps; ++i) {
         if (i == kPhase2) {

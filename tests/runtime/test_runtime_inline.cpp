@@ -140,6 +140,20 @@ uint16_t run(uint32_t n_entries, const char* tag) {  // returns the inside DPDK 
     CU_ASSERT_FALSE(rt->set_entries(entries(n_entries + 1, 0), err));
     c = send(*rt, 5, 2);
     CU_ASSERT_EQUAL(c.protected_out, 2u);
+    // The protected flow arriving in clear on the outside port (a spoofed inside source
+    // hairpinning back out): the map applies to what leaves by its interface, so it is
+    // dropped, never forwarded in clear.
+    {
+        const Stats before = rt->stats();
+        rte_mbuf* spoof = frame(rt->pool(), 5);
+        CU_ASSERT_TRUE(rt->run_inline(1, &spoof, 1));
+        const Stats after = rt->stats();
+        CU_ASSERT_EQUAL(after.drops[size_t(Drop::clear_must_be_protected)] -
+                            before.drops[size_t(Drop::clear_must_be_protected)],
+                        1u);
+        CU_ASSERT_EQUAL(after.bypass, before.bypass);
+        CU_ASSERT_EQUAL(after.tx, before.tx);
+    }
     // Too big for the tunnel with DF: punted for ICMP frag-needed, tagged with the
     // appliance port index it arrived on (0), not the PMD's port id.
     rte_mbuf* big = frame(rt->pool(), 5, 1514, true);
