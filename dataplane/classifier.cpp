@@ -362,13 +362,22 @@ uint32_t Classifier::classify(const FlowKey& key) const noexcept {
 }
 
 bool Classifier::entry_permits(const FlowKey& key, uint32_t entry) const noexcept {
+    return permits(key.proto, rte_be_to_cpu_32(key.src), rte_be_to_cpu_32(key.dst),
+                   rte_be_to_cpu_16(key.sport), rte_be_to_cpu_16(key.dport), entry);
+}
+
+bool Classifier::entry_permits(const ParsedPkt& p, uint32_t entry) const noexcept {
+    const bool ports = p.ip_proto == wire::kProtoTcp || p.ip_proto == wire::kProtoUdp;
+    return permits(p.ip_proto, p.src_ip, p.dst_ip, ports ? p.sport : 0, ports ? p.dport : 0, entry);
+}
+
+bool Classifier::permits(uint8_t proto, uint32_t src, uint32_t dst, uint16_t sp, uint16_t dp,
+                         uint32_t entry) const noexcept {
     if (entry >= entry_ace_count_.size()) return false;
-    const uint32_t src = rte_be_to_cpu_32(key.src), dst = rte_be_to_cpu_32(key.dst);
-    const uint16_t sp = rte_be_to_cpu_16(key.sport), dp = rte_be_to_cpu_16(key.dport);
     const uint32_t first = entry_first_ace_[entry];
     for (uint32_t j = 0; j < entry_ace_count_[entry]; ++j) {
         const HostAce& a = host_aces_[first + j];
-        if ((a.proto == 0 || a.proto == key.proto) && (src & a.src_mask) == a.src &&
+        if ((a.proto == 0 || a.proto == proto) && (src & a.src_mask) == a.src &&
             (dst & a.dst_mask) == a.dst && sp >= a.sport_lo && sp <= a.sport_hi &&
             dp >= a.dport_lo && dp <= a.dport_hi)
             return a.permit;

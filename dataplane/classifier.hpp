@@ -137,6 +137,8 @@ public:
 
     // First match within entry `entry` alone is a permit (inner-packet check of an SA).
     bool entry_permits(const FlowKey& key, uint32_t entry) const noexcept;
+    // The same from a parsed packet's host-order fields (the worker's inner check).
+    bool entry_permits(const ParsedPkt& p, uint32_t entry) const noexcept;
 
     const ClassifierStats& stats() const { return stats_; }
     Direction direction() const { return dir_; }
@@ -179,6 +181,8 @@ private:
     static constexpr uint32_t kNoResume = 0xffffffffu;
     uint32_t classify_linear(const FlowKey& key) const noexcept;
     uint32_t linear_walk(uint8_t proto, uint32_t src, uint32_t dst, uint16_t sp, uint16_t dp) const noexcept;
+    bool permits(uint8_t proto, uint32_t src, uint32_t dst, uint16_t sp, uint16_t dp,
+                 uint32_t entry) const noexcept;
 
     Direction dir_ = Direction::outbound;
     bool linear_ = false;

@@ -118,7 +118,83 @@ uint16_t ipv4_header_checksum(const uint8_t* hdr, size_t len) noexcept {
     return static_cast<uint16_t>(b[0] << 8 | b[1]);  // native -> network -> host value
 }
 
+namespace {
+
+// The common case, or false (r untouched) for the general parser to decide.
+inline bool parse_common(const uint8_t* frame, size_t len, ParsedPkt& r) noexcept {
+    using namespace wire;
+    constexpr size_t kL3 = kEthHdrLen, kL4 = kEthHdrLen + kIpv4MinHdrLen;
+    if (frame == nullptr || len < kL4 + kEspHdrLen) return false;
+    const uint8_t* ip = frame + kL3;
+    if (rd16(frame + 12) != kEtherTypeIpv4 || ip[0] != 0x45) return false;
+    const uint16_t total = rd16(ip + 2);
+    if (total < kIpv4MinHdrLen + kEspHdrLen || total > len - kL3) return false;
+    if ((rd16(ip + 6) & (kIpv4FlagMf | kIpv4FragOffMask)) != 0) return false;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < kIpv4MinHdrLen; i += 4) {
+        uint32_t w;
+        std::memcpy(&w, ip + i, 4);
+        sum += w;
+    }
+    sum = (sum & 0xffffffff) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    if (sum != 0xffff) return false;
+    const uint8_t* l4 = frame + kL4;
+    const size_t avail = total - kIpv4MinHdrLen;
+    const uint8_t proto = ip[9];
+    uint16_t payload_off;
+    uint16_t sport = 0, dport = 0;
+    uint32_t spi = 0, seq = 0;
+    PktClass cls = PktClass::ipv4_other;
+    if (proto == kProtoUdp) {
+        sport = rd16(l4);
+        dport = rd16(l4 + 2);
+        const uint16_t ulen = rd16(l4 + 4);
+        if (dport == kPortIke || dport == kPortIkeNatT || ulen < kUdpHdrLen || ulen > avail) return false;
+        payload_off = kL4 + kUdpHdrLen;
+    } else if (proto == kProtoTcp) {
+        if (avail < kTcpMinHdrLen) return false;
+        const size_t doff = size_t{static_cast<uint8_t>(l4[12] >> 4)} * 4;
+        if (doff < kTcpMinHdrLen || doff > avail) return false;
+        sport = rd16(l4);
+        dport = rd16(l4 + 2);
+        payload_off = static_cast<uint16_t>(kL4 + doff);
+    } else if (proto == kProtoEsp) {
+        spi = rd32(l4);
+        if (spi == 0) return false;
+        seq = rd32(l4 + 4);
+        payload_off = kL4;
+        cls = PktClass::esp;
+    } else {
+        return false;
+    }
+    r.cls = cls;
+    r.ip_proto = proto;
+    r.ethertype = kEtherTypeIpv4;
+    r.l3_off = kL3;
+    r.l4_off = kL4;
+    r.payload_off = payload_off;
+    r.l3_len = total;
+    r.src_ip = rd32(ip + 12);
+    r.dst_ip = rd32(ip + 16);
+    r.sport = sport;
+    r.dport = dport;
+    r.spi = spi;
+    r.esp_seq = seq;
+    return true;
+}
+
+}  // namespace
+
 ParsedPkt parse_frame(const uint8_t* frame, size_t len) noexcept {
+    ParsedPkt r;
+    if (parse_common(frame, len, r)) return r;
+    return parse_frame_general(frame, len);
+}
+
+ParsedPkt parse_frame_general(const uint8_t* frame, size_t len) noexcept {
     using namespace wire;
     ParsedPkt r;
     if (frame == nullptr || len < kEthHdrLen) return bad(r, MalformedReason::eth_truncated);

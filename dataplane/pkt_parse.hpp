@@ -124,8 +124,24 @@ struct ParsedPkt {
     uint32_t esp_seq = 0;     // esp / esp_in_udp, host byte order (low 32 bits)
 };
 
+inline bool operator==(const ParsedPkt& a, const ParsedPkt& b) {
+    return a.cls == b.cls && a.reason == b.reason && a.vlan == b.vlan && a.fragment == b.fragment &&
+           a.first_fragment == b.first_fragment && a.ip_proto == b.ip_proto &&
+           a.icmp_type == b.icmp_type && a.icmp_code == b.icmp_code && a.vlan_tci == b.vlan_tci &&
+           a.ethertype == b.ethertype && a.l3_off == b.l3_off && a.l4_off == b.l4_off &&
+           a.payload_off == b.payload_off && a.l3_len == b.l3_len && a.src_ip == b.src_ip &&
+           a.dst_ip == b.dst_ip && a.sport == b.sport && a.dport == b.dport && a.spi == b.spi &&
+           a.esp_seq == b.esp_seq;
+}
+
 // Never reads outside [frame, frame + len). frame may be null when len == 0.
+// The common frame (untagged IPv4, 20-byte header, not a fragment, UDP not to 500/4500,
+// TCP or ESP) takes a short path; everything else, and every malformed frame, the
+// general one. Both give the same ParsedPkt (a differential test and the parser's fuzz
+// target check it).
 ParsedPkt parse_frame(const uint8_t* frame, size_t len) noexcept;
+// The general parser alone (tests and the fuzz target compare it with parse_frame).
+ParsedPkt parse_frame_general(const uint8_t* frame, size_t len) noexcept;
 
 // RFC 1071 ones' complement sum over a header (used for the IPv4 header check).
 uint16_t ipv4_header_checksum(const uint8_t* hdr, size_t len) noexcept;

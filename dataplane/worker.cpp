@@ -21,10 +21,24 @@ namespace {
 
 constexpr uint16_t kEthLen = 14;
 
+// Where a packet to `dst` leaves: the port and the Ethernet header to put in front.
+struct Hop {
+    uint16_t port;
+    rte_ether_hdr eth;
+};
+
+// The last next hop resolved in this burst (the tables and the neighbour snapshot do
+// not change within one): consecutive packets to one gateway skip the neighbour lookup.
+struct HopCache {
+    uint32_t gw = 0;  // 0: empty (0.0.0.0 is never a next hop)
+    Hop hop{};
+};
+
 struct Ctx {
     Runtime::Worker& w;
     const Runtime::Tables& t;
     const NeighbourTable* nb;
+    HopCache* hops;  // per burst
 };
 
 inline void drop(Runtime::Worker& w, rte_mbuf* m, Drop why) {
@@ -72,12 +86,6 @@ inline uint32_t ipv4_dst(const uint8_t* ip) {
     return (uint32_t(ip[16]) << 24) | (uint32_t(ip[17]) << 16) | (uint32_t(ip[18]) << 8) | ip[19];
 }
 
-// Where a packet to `dst` leaves: the port and the Ethernet header to put in front.
-struct Hop {
-    uint16_t port;
-    rte_ether_hdr eth;
-};
-
 // Route + neighbour lookup. False (and the drop reason, with a rate-limited ARP
 // request event for an unresolved next hop) when the packet cannot leave.
 bool resolve(const Ctx& c, uint32_t dst, Hop& hop, Drop& why) {
@@ -88,6 +96,10 @@ bool resolve(const Ctx& c, uint32_t dst, Hop& hop, Drop& why) {
     }
     const NextHop& nh = c.t.routes->next_hop(nh_index);
     const uint32_t gw = nh.gateway ? nh.gateway : dst;
+    if (c.hops->gw == gw && c.hops->hop.port == nh.port) {
+        hop = c.hops->hop;
+        return true;
+    }
     const NeighbourTable::Entry* ne = c.nb ? c.nb->lookup(gw) : nullptr;
     if (!ne) {
         if (rate_ok(c.w.nh_last[gw & 255], rte_rdtsc(), c.w.event_interval))
@@ -99,6 +111,8 @@ bool resolve(const Ctx& c, uint32_t dst, Hop& hop, Drop& why) {
     hop.eth.dst_addr = ne->mac;
     hop.eth.src_addr = c.t.mac[nh.port];
     hop.eth.ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    c.hops->gw = gw;
+    c.hops->hop = hop;
     return true;
 }
 
@@ -275,7 +289,8 @@ void classify_out(Runtime::Worker& w, const Runtime::Tables& t, const FlowKey* c
 // `handed`: the packets came from another worker's hand-off (already counted as rx there).
 void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, uint16_t pidx,
                    rte_mbuf** pkts, uint16_t n, bool handed = false) {
-    const Ctx c{w, t, rt.neighbours()};
+    HopCache hops;
+    const Ctx c{w, t, rt.neighbours(), &hops};
     ParsedPkt pp[kBurst];
     FlowKey keys[kBurst];
     const FlowKey* kp[kBurst];
@@ -509,7 +524,7 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
                     drop(w, m, Drop::bad_esp);
                     continue;
                 }
-                if (!t.in->entry_permits(make_flow_key(inner), sa->entry)) {
+                if (!t.in->entry_permits(inner, sa->entry)) {
                     drop(w, m, Drop::policy);
                     continue;
                 }

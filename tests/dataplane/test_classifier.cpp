@@ -403,6 +403,15 @@ PG_TEST(classifier, cross_check_random_200k) {
                 if (pkts[i].proto == TCP || pkts[i].proto == UDP) pp.sport = pkts[i].sport, pp.dport = pkts[i].dport;
                 if (out->classify_linear(pp) != ref) ++mismatches;
             }
+            {  // the inner check from parsed fields, as the worker calls it
+                ParsedPkt pi;
+                pi.ip_proto = pkts[i].proto;
+                pi.src_ip = pkts[i].dst;  // the mirrored packet: from the peer's side
+                pi.dst_ip = pkts[i].src;
+                if (pkts[i].proto == TCP || pkts[i].proto == UDP) pi.sport = pkts[i].dport, pi.dport = pkts[i].sport;
+                const uint32_t e2 = rng() % static_cast<uint32_t>(cfg.size());
+                if (in->entry_permits(pi, e2) != reference_entry_permits(cfg[e2], pkts[i])) ++mismatches;
+            }
             const uint32_t e = rng() % static_cast<uint32_t>(cfg.size());
             if (in->entry_permits(ki[i], e) != reference_entry_permits(cfg[e], pkts[i])) ++mismatches;
         }

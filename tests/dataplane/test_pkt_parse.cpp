@@ -296,3 +296,53 @@ PG_TEST(parse, ipv4_checksum_matches_naive_sum) {
     }
     CU_PASS("20000 random headers");
 }
+
+// parse_frame's common-case short path against the general parser: random frames of
+// every kind (UDP to any port, TCP with any data offset, ESP with SPI 0 too, ICMP, GRE;
+// fragments, bad checksums, options, VLAN tags, wrong lengths, padding), some with a
+// random byte changed or cut short. Every field must agree, and enough frames must be
+// common ones for the short path to be exercised.
+PG_TEST(parse, common_path_equals_general) {
+    using namespace pgtest::dataplane;
+    std::mt19937 rng(4303);
+    unsigned common = 0, total = 0, mismatches = 0;
+    for (int round = 0; round < 200000; ++round) {
+        Bytes l4;
+        uint8_t proto;
+        switch (rng() % 5) {
+            case 0: {
+                const uint16_t ports[] = {500, 4500, 53, 5000, uint16_t(rng())};
+                proto = 17;
+                Bytes pay(rng() % 40, uint8_t(rng()));
+                if (rng() % 4 == 0 && pay.size() >= 4) std::memset(pay.data(), 0, 4);
+                l4 = udp(uint16_t(rng()), ports[rng() % 5], pay, rng() % 8 == 0 ? int(rng() % 7) - 3 : 0);
+                break;
+            }
+            case 1: proto = 6; l4 = tcp(uint16_t(rng()), uint16_t(rng()), uint8_t(rng() % 8 == 0 ? rng() % 16 : 5)); break;
+            case 2: proto = 50; l4 = esp(rng() % 8 == 0 ? 0 : uint32_t(rng()), uint32_t(rng()), rng() % 40); break;
+            case 3: proto = 1; l4 = icmp_echo(); break;
+            default: proto = 47; l4 = Bytes(rng() % 30, 1); break;
+        }
+        FrameOpts o;
+        if (rng() % 10 == 0) o.vlan = true;
+        if (rng() % 10 == 0) o.ihl_words = uint8_t(rng() % 10 == 0 ? 4 : 6);
+        if (rng() % 10 == 0) o.total_len_adjust = int(rng() % 9) - 4;
+        if (rng() % 8 == 0) o.frag = uint16_t(rng() % 3 == 0 ? 0x4000 : rng() % 2 ? 0x2000 : rng() & 0x3fff);
+        if (rng() % 20 == 0) o.bad_checksum = true;
+        if (rng() % 5 == 0) o.l2_padding = rng() % 20;
+        if (rng() % 30 == 0) o.version = 6;
+        Bytes f = ipv4_frame(proto, uint32_t(rng()), uint32_t(rng()), l4, o);
+        if (rng() % 6 == 0 && !f.empty()) f[rng() % f.size()] ^= uint8_t(1 + rng() % 255);
+        if (rng() % 6 == 0) f.resize(rng() % (f.size() + 1));
+        const ParsedPkt a = parse_frame(f.data(), f.size());
+        const ParsedPkt b = parse_frame_general(f.data(), f.size());
+        ++total;
+        if (!(a == b) && ++mismatches <= 3) std::printf("\n    round %d: parse_frame differs from the general parser", round);
+        if (!b.vlan && !b.fragment && b.l3_off == 14 && b.l4_off == 34 &&
+            (b.cls == PktClass::esp || (b.cls == PktClass::ipv4_other && (b.ip_proto == 6 || b.ip_proto == 17))))
+            ++common;
+    }
+    CU_ASSERT_EQUAL(mismatches, 0u);
+    std::printf("\n    %u of %u frames take the common path ", common, total);
+    CU_ASSERT_TRUE(common > total / 8);
+}

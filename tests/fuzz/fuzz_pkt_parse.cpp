@@ -18,6 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::memcpy(buf.get(), data, size);
     }
     const ParsedPkt p = parse_frame(buf.get(), size);
+    // The common-case short path must agree with the general parser on every input.
+    if (!(p == parse_frame_general(buf.get(), size))) std::abort();
     // Invariants: malformed <=> reason set; offsets inside the frame.
     if ((p.cls == PktClass::malformed) != (p.reason != MalformedReason::none)) std::abort();
     if (p.cls != PktClass::malformed) {
