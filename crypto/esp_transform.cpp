@@ -473,9 +473,20 @@ uint32_t Engine::run_round(EspOp* ops, OpStatus* status, uint32_t n, bool encryp
             for (uint32_t i = 0; i < n; ++i) good += status[i] == OpStatus::ok;
             return good;
         }
-        uint32_t m = 0;
+        // Longest first. The multi-buffer manager runs 8-16 lanes in lock step and the
+        // burst ends with a flush, which runs whatever is left at the cost of full
+        // lanes: long packets left for the flush (a mixed-size burst) would crawl.
+        uint32_t order[kRound];
+        uint32_t no = 0;
         for (uint32_t i = 0; i < n; ++i) {
             if (is_aead(ops[i].keys->transform())) continue;  // done above
+            uint32_t k = no++;
+            for (; k > 0 && ops[order[k - 1]].len < ops[i].len; --k) order[k] = order[k - 1];
+            order[k] = i;
+        }
+        uint32_t m = 0;
+        for (uint32_t j = 0; j < no; ++j) {
+            const uint32_t i = order[j];
             const OpStatus st = prepare(jobs[m], i);
             if (st != OpStatus::ok)
                 status[i] = st;
