@@ -2,7 +2,7 @@
 // crypto layer (crypto::Engine, burst API, one core): how many ESP packets per second
 // one worker could encrypt or decrypt if it did nothing else.
 //
-//   pg-bench-crypto [--transforms aes128-gcm16,aes128-sha256] [--frames 64,512,1420]
+//   pg-bench-crypto [--transforms aes128-gcm16,aes128-sha256] [--frames 64,512,1420,imix]
 //                   [--seconds S] [--burst N]
 //
 // For each transform, direction and plaintext L2 frame size F, the ESP payload that the
@@ -54,14 +54,18 @@ struct Result {
     bool first_round_ok = false;
 };
 
-Result measure(Engine& eng, const KeySchedule& keys, uint32_t len, uint32_t burst, bool encrypt,
+// lens: the ESP payload length of each op of the burst (all equal for one frame size).
+Result measure(Engine& eng, const KeySchedule& keys, const std::vector<uint32_t>& lens, bool encrypt,
                double seconds) {
     const TransformInfo& ti = info(keys.transform());
-    const size_t buf_len = kEspHdr + ti.iv_len + len + ti.icv_len;
-    std::vector<std::vector<uint8_t>> bufs(burst, std::vector<uint8_t>(buf_len));
+    const auto burst = uint32_t(lens.size());
+    std::vector<std::vector<uint8_t>> bufs(burst);
     std::vector<EspOp> ops(burst);
     std::vector<OpStatus> st(burst);
     for (uint32_t i = 0; i < burst; ++i) {
+        const uint32_t len = lens[i];
+        const size_t buf_len = kEspHdr + ti.iv_len + len + ti.icv_len;
+        bufs[i].resize(buf_len);
         uint8_t* p = bufs[i].data();
         for (size_t j = 0; j < buf_len; ++j) p[j] = uint8_t(i + j);
         ops[i] = EspOp{&keys,
@@ -148,21 +152,36 @@ int main(int argc, char** argv) {
             return 1;
         }
         for (const auto& fs : frames) {
-            const uint32_t frame = uint32_t(std::atoi(fs.c_str()));
-            if (frame < 60 || frame > 9014) {
-                std::fprintf(stderr, "pg-bench-crypto: bad frame size '%s'\n", fs.c_str());
-                return 2;
+            // "imix": bursts that mix sizes in the order tools/mkpcap.py writes them
+            // (7:4:1 of 64, 570 and 1436-byte frames, 12-frame pattern), so the
+            // multi-buffer lanes see what the data path sees on the IMIX pcap.
+            std::vector<uint32_t> lens;
+            std::string frame_json;
+            if (fs == "imix") {
+                static constexpr uint32_t kPattern[12] = {64, 570, 64, 1436, 64, 570, 64, 64, 570, 64, 570, 64};
+                for (uint32_t i = 0; i < burst; ++i) lens.push_back(payload_len(ti, kPattern[i % 12]));
+                frame_json = "\"imix\"";
+            } else {
+                const uint32_t frame = uint32_t(std::atoi(fs.c_str()));
+                if (frame < 60 || frame > 9014) {
+                    std::fprintf(stderr, "pg-bench-crypto: bad frame size '%s'\n", fs.c_str());
+                    return 2;
+                }
+                lens.assign(burst, payload_len(ti, frame));
+                frame_json = std::to_string(frame);
             }
-            const uint32_t len = payload_len(ti, frame);
+            uint64_t bytes = 0;
+            for (const uint32_t l : lens) bytes += l;
+            const double mean_len = double(bytes) / double(lens.size());
             for (const bool encrypt : {true, false}) {
-                const Result r = measure(*eng, *ks.keys, len, burst, encrypt, seconds);
+                const Result r = measure(*eng, *ks.keys, lens, encrypt, seconds);
                 if (!r.first_round_ok) ++failures;
                 std::printf(
-                    "{\"kind\": \"crypto\", \"transform\": \"%s\", \"dir\": \"%s\", \"frame\": %u, "
-                    "\"payload\": %u, \"burst\": %u, \"mpps\": %.4f, \"gbps\": %.3f, \"arch\": "
+                    "{\"kind\": \"crypto\", \"transform\": \"%s\", \"dir\": \"%s\", \"frame\": %s, "
+                    "\"payload\": %.0f, \"burst\": %u, \"mpps\": %.4f, \"gbps\": %.3f, \"arch\": "
                     "\"%.*s\", \"ok\": %s}\n",
-                    tn.c_str(), encrypt ? "encrypt" : "decrypt", frame, len, burst, r.mpps,
-                    r.mpps * len * 8 / 1e3, int(eng->arch_name().size()), eng->arch_name().data(),
+                    tn.c_str(), encrypt ? "encrypt" : "decrypt", frame_json.c_str(), mean_len, burst, r.mpps,
+                    r.mpps * mean_len * 8 / 1e3, int(eng->arch_name().size()), eng->arch_name().data(),
                     r.first_round_ok ? "true" : "false");
                 std::fflush(stdout);
             }
