@@ -120,7 +120,7 @@ uint32_t esp_encap_burst(EspSa& sa, crypto::Engine& eng, std::span<EspBuf*> pkts
     return esp_encap_burst(eng, pkts);
 }
 
-uint32_t esp_encap_burst(crypto::Engine& eng, std::span<EspBuf*> pkts) noexcept {
+uint32_t esp_encap_burst(crypto::Engine& eng, std::span<EspBuf*> pkts, bool sole_sender) noexcept {
     for (size_t off = 0; off < pkts.size(); off += kChunk) {
         const auto n = static_cast<uint32_t>(std::min<size_t>(kChunk, pkts.size() - off));
         EspBuf** chunk = pkts.data() + off;
@@ -161,7 +161,12 @@ uint32_t esp_encap_burst(crypto::Engine& eng, std::span<EspBuf*> pkts) noexcept 
                 for (uint32_t j = i; j < n && chunk[j]->sa == &sa; ++j) run += chunk[j]->reason == EspReason::ok;
                 // Relaxed: the counter only has to hand out unique values; the packet
                 // bytes reach the NIC through the tx path, not through this atomic.
-                seq = sa.next_seq.fetch_add(run, std::memory_order_relaxed);
+                if (sole_sender) {
+                    seq = sa.next_seq.load(std::memory_order_relaxed);
+                    sa.next_seq.store(seq + run, std::memory_order_relaxed);
+                } else {
+                    seq = sa.next_seq.fetch_add(run, std::memory_order_relaxed);
+                }
                 run_sa = &sa;
             }
             const uint64_t s = seq++;

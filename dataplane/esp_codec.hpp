@@ -112,7 +112,8 @@ struct alignas(64) EspSa {
     // --- cache line 1: written by every worker that sends on this SA ---
     // Next sequence number to hand out (64-bit even without ESN, so overflow is
     // detectable). Workers reserve a range per burst with fetch_add (relaxed: the
-    // value orders nothing else, it only has to be unique).
+    // value orders nothing else, it only has to be unique); a sole sender with a
+    // relaxed load and store.
     // mutable: the one field written after publication, through `const EspSa*`.
     alignas(64) mutable std::atomic<uint64_t> next_seq;
 };
@@ -177,7 +178,10 @@ inline uint32_t esp_peek_spi(const uint8_t* esp_hdr) {
 // Encapsulate pkts, each with its own EspBuf::sa, with the worker's engine. Returns the
 // number of good packets, which are pkts[0..ret); pkts[ret..] failed with reason set.
 // Consecutive packets of one SA reserve their sequence numbers with one atomic add.
-uint32_t esp_encap_burst(crypto::Engine& eng, std::span<EspBuf*> pkts) noexcept;
+// sole_sender: the caller is the only thread that ever encrypts with these SAs (a
+// runtime with one worker): the reservation is a plain load and store instead of a
+// locked read-modify-write (which costs a full barrier per SA switch).
+uint32_t esp_encap_burst(crypto::Engine& eng, std::span<EspBuf*> pkts, bool sole_sender = false) noexcept;
 // The same with every packet's sa set to `sa` first.
 uint32_t esp_encap_burst(EspSa& sa, crypto::Engine& eng, std::span<EspBuf*> pkts) noexcept;
 

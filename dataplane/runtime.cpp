@@ -111,6 +111,7 @@ std::unique_ptr<Runtime> Runtime::create(const DataplaneSpec& spec, std::string&
         w->rt = rt.get();
         w->index = i;
         w->lcore = spec.worker_lcores[i];
+        w->sole_sender = nw == 1;
         w->engine = crypto::Engine::create();
         w->flow_cache = std::make_unique<FlowCache>();  // zeroed: every slot empty
         w->frag_tbl = rte_ip_frag_table_create(kReasmBuckets, kReasmBucketEntries, kReasmMaxFlows,

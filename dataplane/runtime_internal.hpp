@@ -114,6 +114,7 @@ struct alignas(64) Runtime::Worker {
     Runtime* rt = nullptr;
     uint16_t index = 0;
     unsigned lcore = 0;
+    bool sole_sender = false;  // the runtime's only worker: no other thread encrypts on its SAs
     std::unique_ptr<crypto::Engine> engine;
     SaCounters* sa_counters = nullptr;  // kMaxSas, rte_zmalloc'd
     uint64_t* no_sa_last = nullptr;     // kMaxEntries: tsc of the last no_sa event

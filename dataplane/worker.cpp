@@ -162,7 +162,7 @@ void forward_clear(const Ctx& c, rte_mbuf* m, uint8_t* ip) {
 void protect_burst(const Ctx& c, uint16_t pidx, EspBuf* bufs, OutboundSa* const* sa_of, uint16_t n) {
     EspBuf* list[kBurst > kMaxFragments ? kBurst : kMaxFragments];
     for (uint16_t i = 0; i < n; ++i) list[i] = &bufs[i];
-    esp_encap_burst(*c.w.engine, std::span<EspBuf*>(list, n));
+    esp_encap_burst(*c.w.engine, std::span<EspBuf*>(list, n), c.w.sole_sender);
 
     Hop hop{};
     uint32_t hop_peer = 0;  // the peer `hop` was resolved for (0: none yet)
@@ -170,12 +170,15 @@ void protect_burst(const Ctx& c, uint16_t pidx, EspBuf* bufs, OutboundSa* const*
     Drop hop_why = Drop::no_route;
     OutboundSa* run = nullptr;
     uint64_t run_pkts = 0, run_bytes = 0, protected_out = 0;
+    uint64_t now = 0;  // one TSC read per burst (rdtsc costs tens of cycles; a burst of
+                       // many SAs would pay it per packet), taken at the first run's end
     auto end_run = [&] {
         if (!run || run_pkts == 0) return;
+        if (now == 0) now = rte_rdtsc();
         SaCounters& sc = c.w.sa_counters[run->slot];
         sc.packets.add(run_pkts);
         sc.bytes.add(run_bytes);
-        sc.last_used_tsc.store(rte_rdtsc(), std::memory_order_relaxed);
+        sc.last_used_tsc.store(now, std::memory_order_relaxed);
         run_pkts = run_bytes = 0;
     };
     for (uint16_t i = 0; i < n; ++i) {

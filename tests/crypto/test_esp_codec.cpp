@@ -403,7 +403,8 @@ PG_TEST(esp_codec, large_burst_partition_across_chunks) {
 // One burst mixing SAs of different transforms (as a worker sends to many peers): each
 // SA's packets get its own consecutive sequence numbers in burst order, runs of one SA
 // included, and every packet decrypts under its own SA to the original inner packet.
-PG_TEST(esp_codec, mixed_sa_burst) {
+// Both ways of reserving sequence numbers: atomic (workers share SAs) and sole sender.
+static void mixed_sa_burst_case(bool sole_sender) {
     SaPair a(Transform::aes128_gcm16, false, false, 100);
     SaPair b(Transform::aes128_cbc_hmac_sha256_128, false, true, 7);
     SaPair c(Transform::aes256_cbc_hmac_sha1_96, true, false, 0xfffffffeull);
@@ -415,7 +416,7 @@ PG_TEST(esp_codec, mixed_sa_burst) {
     for (auto& p : pk) orig.push_back(p.bytes());
     auto v = ptrs(pk);
     for (size_t i = 0; i < v.size(); ++i) v[i]->sa = &order[i]->out;
-    CU_ASSERT_EQUAL_FATAL(esp_encap_burst(engine(), v), v.size() - 1);
+    CU_ASSERT_EQUAL_FATAL(esp_encap_burst(engine(), v, sole_sender), v.size() - 1);
     CU_ASSERT_EQUAL(pk[5].buf.reason, EspReason::bad_inner);
     CU_ASSERT_PTR_EQUAL(v.back(), &pk[5].buf);  // failures at the tail
     std::map<const SaPair*, uint64_t> next = {{&a, 100}, {&b, 7}, {&c, 0xfffffffeull}};
@@ -431,4 +432,11 @@ PG_TEST(esp_codec, mixed_sa_burst) {
         CU_ASSERT(pk[i].bytes() == orig[i]);
     }
     CU_ASSERT_EQUAL(next[&c], 0x100000001ull);  // c crossed into ESN-high 1 within the burst
+    // The counters moved on by exactly what was handed out.
+    CU_ASSERT_EQUAL(a.out.next_seq.load(), next[&a]);
+    CU_ASSERT_EQUAL(b.out.next_seq.load(), next[&b]);
+    CU_ASSERT_EQUAL(c.out.next_seq.load(), next[&c]);
 }
+
+PG_TEST(esp_codec, mixed_sa_burst) { mixed_sa_burst_case(false); }
+PG_TEST(esp_codec, mixed_sa_burst_sole_sender) { mixed_sa_burst_case(true); }
