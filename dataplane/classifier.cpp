@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <bit>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -70,23 +69,6 @@ AceSpec oriented(const AceSpec& a, Direction dir) {
 }
 
 }  // namespace
-
-FlowKey make_flow_key(uint8_t proto, uint32_t src, uint32_t dst, uint16_t sport,
-                      uint16_t dport) noexcept {
-    FlowKey k;
-    k.proto = proto;
-    k.src = rte_cpu_to_be_32(src);
-    k.dst = rte_cpu_to_be_32(dst);
-    k.sport = rte_cpu_to_be_16(sport);
-    k.dport = rte_cpu_to_be_16(dport);
-    return k;
-}
-
-FlowKey make_flow_key(const ParsedPkt& p) noexcept {
-    const bool ports = p.ip_proto == wire::kProtoTcp || p.ip_proto == wire::kProtoUdp;
-    return make_flow_key(p.ip_proto, p.src_ip, p.dst_ip, ports ? p.sport : 0,
-                         ports ? p.dport : 0);
-}
 
 void Classifier::AclCtxDeleter::operator()(rte_acl_ctx* c) const noexcept { rte_acl_free(c); }
 
