@@ -8,6 +8,7 @@
 // rx + injected + handoff_in == tx + drops + punted + handoff_out whenever it is idle.
 #include <rte_ethdev.h>
 #include <rte_ip.h>
+#include <rte_prefetch.h>
 
 #include <algorithm>
 #include <cstring>
@@ -286,10 +287,9 @@ void classify_out(Runtime::Worker& w, const Runtime::Tables& t, const FlowKey* c
     uint16_t miss_at[kBurst], slot_of[kBurst];
     uint16_t nmiss = 0;
     for (uint16_t k = 0; k < n; ++k) {
-        const uint32_t s = FlowCache::index(*keys[k]);
-        const FlowCache::Slot& e = fc.slots[s];
-        if (e.generation == t.generation && std::memcmp(&e.key, keys[k], sizeof(FlowKey)) == 0) {
-            res[k] = e.result;
+        const uint32_t s = FlowCache::set_of(*keys[k]);
+        if (const FlowCache::Slot* e = fc.find(s, *keys[k], t.generation)) {
+            res[k] = e->result;
             continue;
         }
         miss[nmiss] = keys[k];
@@ -302,10 +302,30 @@ void classify_out(Runtime::Worker& w, const Runtime::Tables& t, const FlowKey* c
     for (uint16_t j = 0; j < nmiss; ++j) {
         res[miss_at[j]] = r[j];
         if (r[j] == Classifier::kError) continue;  // never cache a failure
-        FlowCache::Slot& e = fc.slots[slot_of[j]];
-        e.key = *miss[j];
-        e.result = r[j];
-        e.generation = t.generation;
+        // A flow missed twice in one burst is inserted twice; find() first keeps the
+        // set from holding it in both ways.
+        if (!fc.find(slot_of[j], *miss[j], t.generation)) fc.insert(slot_of[j], *miss[j], r[j], t.generation);
+    }
+}
+
+// A burst that mixes crypto map entries reaches each packet's SA through two
+// dependent loads (entry -> EntryState -> OutboundSa), which miss the caches once
+// there are many SAs (1,000-SA benchmark). Taken link by link over the whole burst
+// first, the misses of each link overlap instead of stalling packet after packet.
+// A burst of one entry skips it: its chain is hot after the first packet.
+void prefetch_sas(const Runtime& rt, const uint32_t* res, uint16_t n) {
+    const uint32_t count = rt.spec_entry_count();
+    bool mixed = false;
+    for (uint16_t k = 1; k < n; ++k) mixed |= res[k] != res[0];
+    if (!mixed) return;
+    for (uint16_t k = 0; k < n; ++k)
+        if (res[k] < count) rte_prefetch0(rt.entry_state(res[k]));
+    for (uint16_t k = 0; k < n; ++k) {
+        if (res[k] >= count) continue;
+        const Runtime::EntryState* es = rt.entry_state(res[k]);
+        if (!es || !es->sa) continue;
+        rte_prefetch0(es->sa.get());             // EspSa: the read-only fields
+        rte_prefetch0(&es->sa->esp.next_seq);    // written per run in the codec
     }
 }
 
@@ -392,6 +412,7 @@ void process_burst(Runtime& rt, Runtime::Worker& w, const Runtime::Tables& t, ui
                 for (uint16_t k = 0; k < ncls; ++k) res[k] = t.out->classify_linear(pp[cls[k]]);
             else
                 classify_out(w, t, kp, ncls, res);
+            prefetch_sas(rt, res, ncls);
             EspBuf bufs[kBurst];
             OutboundSa* sa_of[kBurst];
             uint16_t nprot = 0;

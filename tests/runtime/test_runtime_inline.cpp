@@ -10,10 +10,12 @@
 #include <rte_mbuf.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "dataplane/runtime.hpp"
+#include "dataplane/runtime_internal.hpp"
 #include "tests/dataplane/eal_env.hpp"
 #include "tests/harness/pgtest.hpp"
 
@@ -248,4 +250,47 @@ PG_TEST(reconfigure, linear_follows_set_entries) {
     // another id than its appliance index 0: the frag-needed punt checks the index.
     CU_ASSERT_EQUAL(rte_dev_probe("net_null_rc_pad0,no-rx=1"), 0);
     CU_ASSERT_NOT_EQUAL(run(8, "l"), 0);
+}
+
+// The workers' flow cache (runtime_internal.hpp): two ways per set, the most recent
+// insert in way 0; a third flow of a set evicts the least recent; a new table
+// generation misses everything.
+PG_TEST(flow_cache, two_ways_least_recent_evicted) {
+    auto fc = std::make_unique<FlowCache>();  // value-initialised: every slot empty
+    const FlowKey k0 = make_flow_key(17, 0xc0000201, 0xcb007101, 1000, 2000);
+    const uint32_t set = FlowCache::set_of(k0);
+    CU_ASSERT_EQUAL(set % FlowCache::kWays, 0u);
+    CU_ASSERT(set < FlowCache::kSlots);
+    std::vector<FlowKey> same;  // other flows of k0's set
+    FlowKey other{};            // a flow of another set
+    bool have_other = false;
+    for (uint32_t d = 2; same.size() < 2 && d < 2000000; ++d) {
+        const FlowKey k = make_flow_key(17, 0xc0000201, 0xcb007100 + d, 1000, 2000);
+        if (FlowCache::set_of(k) == set)
+            same.push_back(k);
+        else if (!have_other)
+            other = k, have_other = true;
+    }
+    CU_ASSERT_EQUAL_FATAL(same.size(), 2u);
+    CU_ASSERT_FATAL(have_other);
+
+    CU_ASSERT_PTR_NULL(fc->find(set, k0, 1));
+    fc->insert(set, k0, 10, 1);
+    fc->insert(FlowCache::set_of(other), other, 40, 1);
+    fc->insert(set, same[0], 11, 1);
+    const FlowCache::Slot* e0 = fc->find(set, k0, 1);
+    const FlowCache::Slot* e1 = fc->find(set, same[0], 1);
+    CU_ASSERT_FATAL(e0 && e1);
+    CU_ASSERT_EQUAL(e0->result, 10u);
+    CU_ASSERT_EQUAL(e1->result, 11u);
+    fc->insert(set, same[1], 12, 1);  // k0 is the least recent: evicted
+    CU_ASSERT_PTR_NULL(fc->find(set, k0, 1));
+    CU_ASSERT_FATAL(fc->find(set, same[0], 1) && fc->find(set, same[1], 1));
+    CU_ASSERT_EQUAL(fc->find(set, same[1], 1)->result, 12u);
+    CU_ASSERT_EQUAL(fc->find(FlowCache::set_of(other), other, 1)->result, 40u);  // untouched
+    // A republished table (generation 2) misses; inserting into the stale set keeps way 1.
+    CU_ASSERT_PTR_NULL(fc->find(set, same[1], 2));
+    fc->insert(set, k0, 20, 2);
+    CU_ASSERT_EQUAL(fc->find(set, k0, 2)->result, 20u);
+    CU_ASSERT_PTR_NULL(fc->find(set, same[0], 2));
 }
