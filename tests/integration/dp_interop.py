@@ -12,6 +12,7 @@ Usage: dp_interop.py PATH/TO/pg-dp-pcap
 """
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,7 +50,10 @@ def check(ok, what):
 def run(tmp, args):
     eal = ["-l", "0,1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", "pgdp%d" % os.getpid(),
            "--log-level", "*:error", "--no-telemetry"]
-    p = subprocess.run([TOOL] + eal + ["--"] + args, capture_output=True, text=True, timeout=120)
+    try:
+        p = subprocess.run([TOOL] + eal + ["--"] + args, capture_output=True, text=True, timeout=120)
+    finally:  # EAL leaves its runtime directory behind; it is ours (our PID in the prefix)
+        shutil.rmtree("/var/run/dpdk/pgdp%d" % os.getpid(), ignore_errors=True)
     if p.returncode != 0:
         print(p.stdout, p.stderr)
         raise SystemExit("pg-dp-pcap failed")
