@@ -30,8 +30,6 @@ struct Hop {
     rte_ether_hdr eth;
 };
 
-// The last next hop resolved in this burst (the tables and the neighbour snapshot do
-// not change within one): consecutive packets to one gateway skip the neighbour lookup.
 // Per-burst scratch left uninitialised: ParsedPkt and FlowKey carry default member
 // initialisers, and a plain `T a[kBurst]` zero-filled ~4 KiB per burst (two memset
 // calls, ~40 instructions per packet, callgrind). Every element is constructed before
@@ -50,6 +48,8 @@ struct BurstScratch {
     const T& operator[](size_t i) const { return v[i]; }
 };
 
+// The last next hop resolved in this burst (the tables and the neighbour snapshot do
+// not change within one): consecutive packets to one gateway skip the neighbour lookup.
 struct HopCache {
     uint32_t gw = 0;  // 0: empty (0.0.0.0 is never a next hop)
     Hop hop{};
